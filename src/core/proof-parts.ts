@@ -1,0 +1,77 @@
+// Checks shared by proof and bundle verification: link signatures against carried keys, a signed
+// block header (layout, proof-of-work, notary signature), and disclosures.
+import type { PublicKeyRecord, Signature } from '../generated/schemas.js';
+import { fromHex, toHex } from './bytes.js';
+import { fail } from './errors.js';
+import { blockHash, decodeHeader, hasProofOfWork, leadingZeroBits, type HeaderFields } from './header.js';
+import { verifyDisclosure } from './disclosure.js';
+import type { Json } from './jcs.js';
+import {
+  type SignatureVerifier,
+  PUBLIC_KEY_BYTES,
+  blockMessage,
+  ed25519KeyAcceptable,
+  linkMessage,
+} from './signature.js';
+
+export interface NotaryPin {
+  keyId: string;
+  publicKey: string;
+  /** Whether the key was one the verifier pinned, rather than taken from the file. */
+  pinned: boolean;
+}
+
+export function checkLinkSignatures(
+  verifier: SignatureVerifier,
+  linkHashHex: string,
+  author: string,
+  signatures: readonly Signature[],
+  keys: readonly PublicKeyRecord[],
+): { signer: string; keyId: string; alg: string }[] {
+  const message = linkMessage(linkHashHex);
+  const seen = new Set<string>();
+  for (const s of signatures) {
+    const id = `${s.signer}/${s.keyId}`;
+    if (seen.has(id)) fail('MALFORMED', `two signatures by ${id}`);
+    seen.add(id);
+    const key = keys.find((k) => k.participant === s.signer && k.keyId === s.keyId);
+    if (!key) fail('KEY_UNKNOWN', `no key ${id} for the signature`);
+    if (key.alg !== s.alg) fail('SIGNATURE_INVALID', `signature by ${id} is ${s.alg}, the key is ${key.alg}`);
+    const publicKey = fromHex(key.publicKey);
+    if (publicKey.length !== PUBLIC_KEY_BYTES[key.alg] || (key.alg === 'ed25519' && !ed25519KeyAcceptable(publicKey))) {
+      fail('KEY_INVALID', `key ${id} is not a valid ${key.alg} public key`);
+    }
+    if (!verifier.verify(s.alg, publicKey, message, fromHex(s.sig))) {
+      fail('SIGNATURE_INVALID', `signature by ${id} does not verify`);
+    }
+  }
+  if (!signatures.some((s) => s.signer === author)) fail('SIGNATURE_MISSING', `the author ${author} did not sign`);
+  return signatures.map((s) => ({ signer: s.signer, keyId: s.keyId, alg: s.alg }));
+}
+
+export interface CheckedHeader {
+  fields: HeaderFields;
+  hash: string;
+}
+
+export function checkSignedHeader(
+  verifier: SignatureVerifier,
+  signed: { header: string; notarySig: string },
+  notaryPublicKey: string,
+): CheckedHeader {
+  const bytes = fromHex(signed.header);
+  const fields = decodeHeader(bytes);
+  const hashBytes = blockHash(bytes);
+  const hash = toHex(hashBytes);
+  if (!hasProofOfWork(hashBytes, fields.difficulty)) {
+    fail('POW_INSUFFICIENT', `block ${fields.height}: ${leadingZeroBits(hashBytes)} leading zero bits, header requires ${fields.difficulty}`);
+  }
+  if (!verifier.verify('ed25519', fromHex(notaryPublicKey), blockMessage(hash), fromHex(signed.notarySig))) {
+    fail('NOTARY_SIGNATURE_INVALID', `notary signature on block ${fields.height} does not verify`);
+  }
+  return { fields, hash };
+}
+
+export function disclosedFields(disclosures: readonly string[], digests: readonly string[]): { field: string; value: Json }[] {
+  return disclosures.map((d) => verifyDisclosure(d, digests));
+}
