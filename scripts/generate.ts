@@ -14,3 +14,12 @@ function write(path: string, text: string): void {
 }
 
 write('src/generated/schemas.ts', generateSchemaModule(join(root, 'schemas')));
+
+import { buildGolden } from './golden.js';
+import { rmSync } from 'node:fs';
+import { renderDocs } from './docs.js';
+
+rmSync(join(root, 'test/golden'), { recursive: true, force: true });
+const golden = buildGolden();
+for (const [name, text] of golden) write(`test/golden/${name}`, text);
+write('docs/protocol.md', renderDocs(join(root, 'docs/protocol.md'), golden));

@@ -1,0 +1,279 @@
+// Golden files: a small, fully deterministic ledger (keys from fixed seeds, fixed timestamps and salts)
+// computed by src/core. `npm run generate` writes them to test/golden/; test/golden.test.ts recomputes
+// them and fails on any difference; docs/protocol.md quotes them. An independent implementation
+// written from docs/protocol.md must reproduce every hash, signature and verdict in here.
+import {
+  type Alg,
+  type Json,
+  type Link,
+  LinkTree,
+  MemoryHistory,
+  ZERO_HASH,
+  blockHash,
+  blockMessage,
+  canonicalJson,
+  encodeHeader,
+  fromHex,
+  linkHash,
+  linkMessage,
+  makeDisclosure,
+  mineRange,
+  publicKeyFor,
+  receiptMessage,
+  sha256,
+  decodeHeader,
+  hasProofOfWork,
+  sign,
+  toHex,
+  utf8,
+  nobleVerifier,
+  verifyProof,
+  VerificationError,
+  type HeaderFields,
+  type ProofV1,
+} from '../src/core/index.js';
+
+const seed = (label: string): Uint8Array => sha256(utf8(`pop-golden:${label}`));
+const json = (value: unknown): string => JSON.stringify(value, null, 2) + '\n';
+
+interface Party {
+  participant: string;
+  keyId: string;
+  alg: Alg;
+  secretKey: string;
+  publicKey: string;
+}
+
+function party(participant: string, alg: Alg): Party {
+  const secret = seed(`key:${participant}`);
+  return { participant, keyId: `${participant}-1`, alg, secretKey: toHex(secret), publicKey: toHex(publicKeyFor(alg, secret)) };
+}
+
+const PARTIES = {
+  customer: party('customer', 'ecdsa-p256'),
+  retailer: party('retailer', 'ed25519'),
+  manufacturer: party('manufacturer', 'ed25519'),
+  delivery: party('delivery', 'ecdsa-secp256k1'),
+  bank: party('bank', 'ecdsa-secp256k1'),
+};
+const NOTARY = { keyId: 'notary-1', alg: 'ed25519' as const, secretKey: toHex(seed('key:notary')) };
+const NOTARY_PUBLIC = toHex(publicKeyFor('ed25519', fromHex(NOTARY.secretKey)));
+const DIFFICULTY = 12;
+const BASE_TIME = Date.UTC(2026, 10, 2, 9, 0, 0);
+
+function signAs(p: Party, hash: string) {
+  return { signer: p.participant, keyId: p.keyId, alg: p.alg, sig: toHex(sign(p.alg, fromHex(p.secretKey), linkMessage(hash))) };
+}
+const keyRecord = (p: Party) => ({ participant: p.participant, keyId: p.keyId, alg: p.alg, publicKey: p.publicKey });
+
+type Step = { step: string; author: Party; cosigners: Party[]; meta: Record<string, Json>; priv: Record<string, Json>; tags: string[] };
+const STEPS: Step[] = [
+  { step: 'order', author: PARTIES.customer, cosigners: [], meta: { currency: 'EUR', lines: 2, total: 129.9 }, priv: { address: 'Rue de la Paix 1, Paris', name: 'Camille Martin' }, tags: ['b2c'] },
+  { step: 'confirm', author: PARTIES.retailer, cosigners: [], meta: { promisedBy: '2026-11-09' }, priv: {}, tags: [] },
+  { step: 'produce', author: PARTIES.manufacturer, cosigners: [PARTIES.retailer], meta: { batch: 'B-7781', units: 2 }, priv: { cost: 41.25 }, tags: ['eu-made'] },
+  { step: 'ship', author: PARTIES.delivery, cosigners: [], meta: { carrier: 'ACME Freight', parcels: 1 }, priv: { trackingUrl: 'https://track.example/Z91' }, tags: [] },
+  { step: 'pay', author: PARTIES.bank, cosigners: [PARTIES.customer], meta: { amount: 129.9, currency: 'EUR' }, priv: { iban: 'FR7630006000011234567890189' }, tags: ['sepa'] },
+];
+
+export function buildGolden(): Map<string, string> {
+  const files = new Map<string, string>();
+  let saltCounter = 0;
+  const links: { link: Link; canonical: string; linkHash: string; signingMessage: string; signatures: ReturnType<typeof signAs>[]; disclosures: ReturnType<typeof makeDisclosure>[] }[] = [];
+  let prev: string[] = [];
+  STEPS.forEach((s, i) => {
+    const disclosures = Object.keys(s.priv)
+      .sort()
+      .map((field) => makeDisclosure(toHex(seed(`salt:${saltCounter++}`)), field, s.priv[field]!));
+    const link: Link = {
+      v: 1,
+      process: 'order-to-cash',
+      processVersion: 1,
+      mapId: 'order-42',
+      step: s.step,
+      prev,
+      refs: i === 4 ? [{ linkHash: links[0]!.linkHash }] : [],
+      meta: s.meta,
+      tags: s.tags,
+      digests: disclosures.map((d) => d.digest).sort(),
+      author: s.author.participant,
+      createdAt: new Date(BASE_TIME + i * 3_600_000 + 123).toISOString(),
+    };
+    const hash = linkHash(link);
+    links.push({
+      link,
+      canonical: canonicalJson(link),
+      linkHash: hash,
+      signingMessage: `pop:link:v1:${hash}`,
+      signatures: [s.author, ...s.cosigners].map((p) => signAs(p, hash)),
+      disclosures,
+    });
+    prev = [hash];
+  });
+
+  // Blocks: links 0-2 in block 0, 3-4 in block 1, an empty block 2 (the one an anchor would name).
+  const history = new MemoryHistory();
+  const groups = [links.slice(0, 3), links.slice(3, 5), []];
+  const blocks: { fields: HeaderFields; header: string; blockHash: string; notarySig: string; linkHashes: string[]; tree: LinkTree }[] = [];
+  let prevHash = ZERO_HASH;
+  groups.forEach((group, height) => {
+    const tree = new LinkTree(group.map((l) => fromHex(l.linkHash)));
+    const fields: HeaderFields = {
+      version: 1,
+      height,
+      timestamp: BASE_TIME + 86_400_000 + height * 1000,
+      prevHash,
+      linksRoot: toHex(tree.root),
+      leafCount: group.length,
+      historyRoot: toHex(history.root()),
+      difficulty: DIFFICULTY,
+      nonce: 0,
+    };
+    const found = mineRange(encodeHeader(fields), 0, 2 ** 32);
+    fields.nonce = found.nonce!;
+    const header = encodeHeader(fields);
+    const hash = toHex(blockHash(header));
+    const notarySig = toHex(sign('ed25519', fromHex(NOTARY.secretKey), blockMessage(hash)));
+    blocks.push({ fields, header: toHex(header), blockHash: hash, notarySig, linkHashes: group.map((l) => l.linkHash), tree });
+    history.append(fromHex(hash));
+    prevHash = hash;
+  });
+
+  const notary = { keyId: NOTARY.keyId, alg: NOTARY.alg, publicKey: NOTARY_PUBLIC };
+  const proofOf = (index: number, opts: { historyTo?: number; disclose?: string[] } = {}): ProofV1 => {
+    const l = links[index]!;
+    const height = index < 3 ? 0 : 1;
+    const leafIndex = index < 3 ? index : index - 3;
+    const b = blocks[height]!;
+    const signerNames = new Set(l.signatures.map((s) => s.signer));
+    const proof: ProofV1 = {
+      type: 'pop/proof/v1',
+      link: l.link,
+      linkHash: l.linkHash,
+      signatures: l.signatures,
+      keys: Object.values(PARTIES).filter((p) => signerNames.has(p.participant)).map(keyRecord),
+      inclusion: { leafIndex, treeSize: b.fields.leafCount, path: b.tree.inclusionProof(leafIndex).map(toHex) },
+      block: { header: b.header, notarySig: b.notarySig },
+      notary,
+    };
+    if (opts.historyTo !== undefined) {
+      const later = blocks[opts.historyTo]!;
+      proof.history = {
+        block: { header: later.header, notarySig: later.notarySig },
+        path: history.inclusionProof(height, opts.historyTo).map(toHex),
+      };
+    }
+    if (opts.disclose) proof.disclosures = l.disclosures.filter((d) => opts.disclose!.includes(d.field)).map((d) => d.disclosure);
+    return proof;
+  };
+
+  const proofs: Record<string, ProofV1> = {
+    'link0-history': proofOf(0, { historyTo: 2 }),
+    'link2-cosigned': proofOf(2),
+    'link4-disclosed': proofOf(4, { historyTo: 2, disclose: ['iban'] }),
+  };
+  const good = proofs['link0-history']!;
+  const tampered: Record<string, [ProofV1, string]> = {};
+  const mutate = (name: string, code: string, f: (p: ProofV1) => void, base: ProofV1 = good) => {
+    const copy = structuredClone(base);
+    f(copy);
+    tampered[name] = [copy, code];
+  };
+  const flip = (hex: string, at = 0) => hex.slice(0, at) + (hex[at] === '0' ? '1' : '0') + hex.slice(at + 1);
+  mutate('meta-changed', 'LINK_HASH_MISMATCH', (p) => void (p.link.meta = { ...p.link.meta, total: 1299 }));
+  mutate('signature-flipped', 'SIGNATURE_INVALID', (p) => void (p.signatures[0]!.sig = flip(p.signatures[0]!.sig, 10)));
+  mutate('author-unsigned', 'SIGNATURE_MISSING', (p) => {
+    p.signatures = [signAs(PARTIES.retailer, p.linkHash)];
+    p.keys = [keyRecord(PARTIES.retailer)];
+  });
+  mutate('key-missing', 'KEY_UNKNOWN', (p) => void (p.keys = [keyRecord(PARTIES.retailer)]));
+  mutate('inclusion-path', 'INCLUSION_INVALID', (p) => void (p.inclusion.path[0] = flip(p.inclusion.path[0]!)));
+  mutate('inclusion-index', 'INCLUSION_INVALID', (p) => void (p.inclusion.leafIndex = 1));
+  mutate('header-nonce', 'POW_INSUFFICIENT', (p) => {
+    const h = fromHex(p.block.header);
+    const fields = { ...decodeHeader(h), nonce: 0 };
+    // the first nonce that fails the recorded difficulty: deterministic
+    for (let n = 0; ; n++) {
+      const candidate = encodeHeader({ ...fields, nonce: n });
+      if (!hasPow(candidate, fields.difficulty)) {
+        p.block.header = toHex(candidate);
+        break;
+      }
+    }
+  });
+  mutate('notary-signature', 'NOTARY_SIGNATURE_INVALID', (p) => void (p.block.notarySig = flip(p.block.notarySig, 20)));
+  mutate('history-path', 'HISTORY_INVALID', (p) => void (p.history!.path[0] = flip(p.history!.path[0]!)));
+  mutate('disclosure-altered', 'DISCLOSURE_INVALID', (p) => {
+    p.disclosures = [p.disclosures![0]!.replace('FR76', 'FR77')];
+  }, proofs['link4-disclosed']);
+  mutate('unknown-field', 'MALFORMED', (p) => void ((p as Record<string, unknown>)['extra'] = true));
+
+  // Verdicts: what a conforming verifier must answer for each golden proof.
+  const verdicts: Record<string, string> = {};
+  for (const [name, proof] of Object.entries(proofs)) {
+    files.set(`proofs/${name}.json`, json(proof));
+    verdicts[`proofs/${name}.json`] = verdictOf(proof);
+  }
+  for (const [name, [proof, expected]] of Object.entries(tampered)) {
+    files.set(`proofs/bad-${name}.json`, json(proof));
+    const got = verdictOf(proof);
+    if (got !== expected) throw new Error(`golden bad-${name}: expected ${expected}, core says ${got}`);
+    verdicts[`proofs/bad-${name}.json`] = got;
+  }
+
+  files.set('keys.json', json({
+    note: 'Test keys derived from fixed seeds: secretKey = SHA-256("pop-golden:key:<participant>"). Never use them for anything real.',
+    participants: Object.values(PARTIES),
+    notary: { ...NOTARY, publicKey: NOTARY_PUBLIC },
+  }));
+  files.set('links.json', json(links.map((l) => ({
+    link: l.link,
+    canonical: l.canonical,
+    linkHash: l.linkHash,
+    signingMessage: l.signingMessage,
+    signatures: l.signatures,
+  }))));
+  files.set('disclosures.json', json(links.flatMap((l) => l.disclosures.map((d) => ({ linkHash: l.linkHash, ...d })))));
+  files.set('blocks.json', json(blocks.map((b) => ({
+    fields: b.fields,
+    header: b.header,
+    blockHash: b.blockHash,
+    signingMessage: `pop:block:v1:${b.blockHash}`,
+    notarySig: b.notarySig,
+    linkHashes: b.linkHashes,
+  }))));
+  const receiptAt = new Date(BASE_TIME + 5).toISOString();
+  files.set('receipt.json', json({
+    linkHash: links[0]!.linkHash,
+    acceptedAt: receiptAt,
+    message: `pop:receipt:v1:${links[0]!.linkHash}:${receiptAt}`,
+    notarySig: toHex(sign('ed25519', fromHex(NOTARY.secretKey), receiptMessage(links[0]!.linkHash, receiptAt))),
+  }));
+  files.set('merkle.json', json(merkleExamples()));
+  files.set('verdicts.json', json(verdicts));
+  return files;
+}
+
+function verdictOf(proof: unknown): string {
+  try {
+    return verifyProof(proof, { verifier: nobleVerifier, notaryKeys: [NOTARY_PUBLIC] }).status;
+  } catch (e) {
+    if (e instanceof VerificationError) return e.code;
+    throw e;
+  }
+}
+
+/** Trees of 1..7 leaves whose data are the bytes 0x00, 0x01, …: roots and every audit path. */
+function merkleExamples() {
+  return [1, 2, 3, 4, 5, 6, 7].map((size) => {
+    const data = Array.from({ length: size }, (_, i) => sha256(new Uint8Array([i])));
+    const tree = new LinkTree(data);
+    return {
+      size,
+      leafData: data.map(toHex),
+      root: toHex(tree.root),
+      proofs: data.map((_, i) => tree.inclusionProof(i).map(toHex)),
+    };
+  });
+}
+
+const hasPow = (header: Uint8Array, difficulty: number) => hasProofOfWork(blockHash(header), difficulty);
