@@ -1,0 +1,74 @@
+// The `pop` command line. Each command is a thin wrapper over core; errors become a precise message
+// on stderr and a documented exit code (src/cli/exit.ts), never a stack trace.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT, UsageError } from './exit.js';
+import { writeOutput } from './io.js';
+import { keygen } from './keygen.js';
+import { hashLink, signLink } from './link.js';
+import { runVerify } from './verify.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('pop')
+    .description('Proof of Process: notarized, verifiable workflow steps')
+    .version(pkg.version)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('verify')
+    .description('verify a proof file offline (no network)')
+    .argument('<file>', 'a pop/proof/v1 JSON file, or - for standard input')
+    .option('--json', 'print a machine-readable report')
+    .option('--notary-key <hex>', 'trust only this notary public key (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action((file: string, opts: { json?: boolean; notaryKey: string[] }) => {
+      process.exitCode = runVerify(file, opts, (s) => process.stdout.write(s));
+    });
+
+  program
+    .command('keygen')
+    .description('generate a key pair; prints JSON with secretKey and publicKey (hex)')
+    .option('--alg <alg>', 'ed25519 | ecdsa-secp256k1 | ecdsa-p256', 'ed25519')
+    .option('-o, --out <file>', 'write to a file created with mode 0600 instead of standard output')
+    .action((opts: { alg: string; out?: string }) => {
+      writeOutput(opts.out, JSON.stringify(keygen(opts.alg), null, 2) + '\n', 0o600);
+    });
+
+  const link = program.command('link').description('work with link files');
+  link
+    .command('hash')
+    .description('check a link file and print its linkHash = SHA-256(JCS(link))')
+    .argument('<file>')
+    .action((file: string) => writeOutput(undefined, hashLink(file) + '\n'));
+  link
+    .command('sign')
+    .description('sign a link file; prints the signature object')
+    .argument('<file>')
+    .requiredOption('--secret-key-file <file>', 'file holding the 32-byte secret key as hex')
+    .requiredOption('--signer <participant>', 'participant id')
+    .requiredOption('--key-id <id>', 'key id registered for the participant')
+    .option('--alg <alg>', 'ed25519 | ecdsa-secp256k1 | ecdsa-p256', 'ed25519')
+    .action((file: string, opts: { secretKeyFile: string; signer: string; keyId: string; alg: string }) => {
+      writeOutput(undefined, JSON.stringify(signLink(file, opts)) + '\n');
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e instanceof UsageError) {
+      process.stderr.write(`pop: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,70 @@
+// `pop verify FILE`: offline verification of a proof, with a human report or --json.
+import { VerificationError } from '../core/errors.js';
+import { PROOF_TYPE, type ProofResult, verifyProof } from '../core/proof.js';
+import { nodeVerifier } from '../node/verifier.js';
+import { EXIT, UsageError, exitCodeFor } from './exit.js';
+import { readJsonFile } from './io.js';
+
+export interface VerifyCliOptions {
+  json?: boolean;
+  notaryKey?: string[];
+}
+
+interface Report {
+  ok: boolean;
+  type: string | null;
+  status: ProofResult['status'] | 'failed';
+  links: number;
+  anchored: number;
+  failures: { code: string; message: string }[];
+  result?: ProofResult;
+}
+
+export function runVerify(file: string, opts: VerifyCliOptions, out: (s: string) => void): number {
+  const value = readJsonFile(file);
+  const type = typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
+    ? (value as { type: string }).type
+    : null;
+  if (type === 'pop/bundle/v1') throw new UsageError('bundle verification is not available in this version (proofs only)');
+  for (const key of opts.notaryKey ?? []) {
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new UsageError(`--notary-key ${key} is not 32 bytes of lowercase hex`);
+  }
+  const report: Report = { ok: false, type, status: 'failed', links: 0, anchored: 0, failures: [] };
+  let exit: number = EXIT.ok;
+  try {
+    const result = verifyProof(value, { verifier: nodeVerifier, ...(opts.notaryKey?.length ? { notaryKeys: opts.notaryKey } : {}) });
+    report.result = result;
+    report.status = result.status;
+    report.ok = result.ok;
+    report.links = 1;
+    if (!result.ok) exit = EXIT.notChecked;
+  } catch (e) {
+    if (!(e instanceof VerificationError)) throw e;
+    report.failures.push({ code: e.code, message: e.message });
+    exit = exitCodeFor(e.code);
+  }
+  out(opts.json ? JSON.stringify(report, null, 2) + '\n' : human(report));
+  return exit;
+}
+
+function human(r: Report): string {
+  const lines: string[] = [];
+  if (r.failures.length) {
+    for (const f of r.failures) lines.push(`✗ ${f.code}: ${f.message}`);
+    lines.push(`FAILED (${r.type ?? 'unknown type'})`);
+    return lines.join('\n') + '\n';
+  }
+  const res = r.result!;
+  const when = new Date(res.block.timestamp).toISOString();
+  lines.push(`${PROOF_TYPE} for link ${res.linkHash}`);
+  lines.push(`  ✓ link      ${res.link.process} v${res.link.processVersion} · map ${res.link.mapId} · step ${res.link.step} · by ${res.link.author}`);
+  for (const s of res.signers) lines.push(`  ✓ signature ${s.signer} (${s.keyId}, ${s.alg})`);
+  lines.push(`  ✓ included  block ${res.block.height} (${res.block.hash}), sealed ${when}`);
+  lines.push(`  ✓ work      ${res.block.difficulty} leading zero bits`);
+  lines.push(`  ✓ notary    ${res.notary.keyId} ${res.notary.pinned ? '(pinned key)' : '(key taken from the file: pass --notary-key to pin it)'}`);
+  if (res.history) lines.push(`  ✓ history   block ${res.block.height} is an ancestor of block ${res.history.height}`);
+  for (const d of res.disclosed) lines.push(`  ✓ disclosed ${d.field} = ${JSON.stringify(d.value)}`);
+  if (res.anchor === 'not-checked') lines.push('  ? anchor    present but not checked by this version');
+  lines.push(res.ok ? 'VERIFIED' : 'NOT FULLY CHECKED (anchor not checked)');
+  return lines.join('\n') + '\n';
+}
