@@ -23,6 +23,8 @@ import {
   sha256,
   decodeHeader,
   hasProofOfWork,
+  leafHash,
+  rootOfLeafHashes,
   sign,
   toHex,
   utf8,
@@ -206,6 +208,23 @@ export function buildGolden(): Map<string, string> {
     p.disclosures = [p.disclosures![0]!.replace('FR76', 'FR77')];
   }, proofs['link4-disclosed']);
   mutate('unknown-field', 'MALFORMED', (p) => void ((p as Record<string, unknown>)['extra'] = true));
+  mutate('proof-v2', 'UNSUPPORTED_VERSION', (p) => void ((p as { type: string }).type = 'pop/proof/v2'));
+  mutate('key-off-curve', 'KEY_INVALID', (p) => {
+    // x = 7 is not the x coordinate of any P-256 point
+    p.keys = p.keys.map((k) => (k.alg === 'ecdsa-p256' ? { ...k, publicKey: '02' + '00'.repeat(31) + '07' } : k));
+  });
+  mutate('genesis-history', 'HEADER_INVALID', (p) => {
+    const fields = { ...decodeHeader(fromHex(p.block.header)), historyRoot: '11'.repeat(32) };
+    const header = encodeHeader(fields);
+    p.block = { header: toHex(header), notarySig: toHex(sign('ed25519', fromHex(NOTARY.secretKey), blockMessage(toHex(blockHash(header))))) };
+  });
+  mutate('other-notary', 'NOTARY_KEY_MISMATCH', (p) => {
+    // A complete, self-consistent proof signed by another notary: only pinning tells it apart.
+    const other = seed('key:other-notary');
+    p.notary = { keyId: 'other-1', alg: 'ed25519', publicKey: toHex(publicKeyFor('ed25519', other)) };
+    p.block.notarySig = toHex(sign('ed25519', other, blockMessage(toHex(blockHash(fromHex(p.block.header))))));
+    p.history!.block.notarySig = toHex(sign('ed25519', other, blockMessage(toHex(blockHash(fromHex(p.history!.block.header))))));
+  });
 
   // Verdicts: what a conforming verifier must answer for each golden proof.
   const verdicts: Record<string, string> = {};
@@ -249,6 +268,13 @@ export function buildGolden(): Map<string, string> {
     notarySig: toHex(sign('ed25519', fromHex(NOTARY.secretKey), receiptMessage(links[0]!.linkHash, receiptAt))),
   }));
   files.set('merkle.json', json(merkleExamples()));
+  files.set('history.json', json({
+    note: 'The history tree of the golden chain: leaf i = blockHash(i). Ancestry and consistency proofs between its sizes.',
+    blockHashes: blocks.map((b) => b.blockHash),
+    roots: [0, 1, 2, 3].map((n) => toHex(rootOfLeafHashes(blocks.slice(0, n).map((b) => leafHash(fromHex(b.blockHash)))))),
+    inclusion: [[0, 2], [1, 2], [0, 3], [2, 3]].map(([index, size]) => ({ index, size, path: history.inclusionProof(index!, size).map(toHex) })),
+    consistency: [[1, 2], [1, 3], [2, 3]].map(([size1, size2]) => ({ size1, size2, proof: history.consistencyProof(size1!, size2).map(toHex) })),
+  }));
   files.set('verdicts.json', json(verdicts));
   return files;
 }

@@ -24,6 +24,8 @@ export interface HeaderFields {
 }
 
 export const ZERO_HASH = '0'.repeat(64);
+/** SHA-256 of the empty string: the RFC 6962 root of the empty tree, genesis's history root. */
+export const EMPTY_HISTORY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 function putU64(view: DataView, at: number, value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a safe non-negative integer`);
@@ -65,18 +67,24 @@ export function decodeHeader(bytes: Uint8Array): HeaderFields {
   const difficulty = view.getUint32(124);
   if (difficulty > MAX_DIFFICULTY) fail('HEADER_INVALID', `difficulty ${difficulty} > ${MAX_DIFFICULTY}`);
   const height = getU64(view, 4, 'height');
+  const timestamp = getU64(view, 12, 'timestamp');
+  const leafCount = getU64(view, 84, 'leafCount');
+  const nonce = getU64(view, NONCE_OFFSET, 'nonce');
   const prevHash = toHex(bytes.subarray(20, 52));
+  const historyRoot = toHex(bytes.subarray(92, 124));
   if (height === 0 && prevHash !== ZERO_HASH) fail('HEADER_INVALID', 'genesis must have a zero previous hash');
+  if (height > 0 && prevHash === ZERO_HASH) fail('HEADER_INVALID', `block ${height} has a zero previous hash`);
+  if (height === 0 && historyRoot !== EMPTY_HISTORY) fail('HEADER_INVALID', 'genesis must have the empty history root');
   return {
     version,
     height,
-    timestamp: getU64(view, 12, 'timestamp'),
+    timestamp,
     prevHash,
     linksRoot: toHex(bytes.subarray(52, 84)),
-    leafCount: getU64(view, 84, 'leafCount'),
-    historyRoot: toHex(bytes.subarray(92, 124)),
+    leafCount,
+    historyRoot,
     difficulty,
-    nonce: getU64(view, NONCE_OFFSET, 'nonce'),
+    nonce,
   };
 }
 

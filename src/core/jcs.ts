@@ -22,6 +22,8 @@ function assertPlainJson(value: unknown, depth: number, path: string): void {
     case 'object': {
       if (value === null) return;
       if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype) fail('MALFORMED', `${path}: not a plain array`);
+        if (Reflect.ownKeys(value).length !== value.length + 1) fail('MALFORMED', `${path}: array with extra properties`);
         for (let i = 0; i < value.length; i++) {
           if (!(i in value)) fail('MALFORMED', `${path}[${i}]: hole in array`);
           assertPlainJson(value[i], depth + 1, `${path}[${i}]`);
@@ -30,6 +32,8 @@ function assertPlainJson(value: unknown, depth: number, path: string): void {
       }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) fail('MALFORMED', `${path}: not a plain object`);
+      if (Object.getOwnPropertySymbols(value).length > 0) fail('MALFORMED', `${path}: symbol-keyed property`);
+      if ('toJSON' in value) fail('MALFORMED', `${path}: object with toJSON`);
       for (const [k, v] of Object.entries(value)) assertPlainJson(v, depth + 1, `${path}.${k}`);
       return;
     }

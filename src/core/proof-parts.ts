@@ -6,13 +6,7 @@ import { fail } from './errors.js';
 import { blockHash, decodeHeader, hasProofOfWork, leadingZeroBits, type HeaderFields } from './header.js';
 import { verifyDisclosure } from './disclosure.js';
 import type { Json } from './jcs.js';
-import {
-  type SignatureVerifier,
-  PUBLIC_KEY_BYTES,
-  blockMessage,
-  ed25519KeyAcceptable,
-  linkMessage,
-} from './signature.js';
+import { type SignatureVerifier, blockMessage, linkMessage, publicKeyValid } from './signature.js';
 
 export interface NotaryPin {
   keyId: string;
@@ -29,6 +23,12 @@ export function checkLinkSignatures(
   keys: readonly PublicKeyRecord[],
 ): { signer: string; keyId: string; alg: string }[] {
   const message = linkMessage(linkHashHex);
+  const keyIds = new Set<string>();
+  for (const k of keys) {
+    const id = `${k.participant}/${k.keyId}`;
+    if (keyIds.has(id)) fail('MALFORMED', `two keys named ${id}`);
+    keyIds.add(id);
+  }
   const seen = new Set<string>();
   for (const s of signatures) {
     const id = `${s.signer}/${s.keyId}`;
@@ -38,9 +38,7 @@ export function checkLinkSignatures(
     if (!key) fail('KEY_UNKNOWN', `no key ${id} for the signature`);
     if (key.alg !== s.alg) fail('SIGNATURE_INVALID', `signature by ${id} is ${s.alg}, the key is ${key.alg}`);
     const publicKey = fromHex(key.publicKey);
-    if (publicKey.length !== PUBLIC_KEY_BYTES[key.alg] || (key.alg === 'ed25519' && !ed25519KeyAcceptable(publicKey))) {
-      fail('KEY_INVALID', `key ${id} is not a valid ${key.alg} public key`);
-    }
+    if (!publicKeyValid(key.alg, publicKey)) fail('KEY_INVALID', `key ${id} is not a valid ${key.alg} public key`);
     if (!verifier.verify(s.alg, publicKey, message, fromHex(s.sig))) {
       fail('SIGNATURE_INVALID', `signature by ${id} does not verify`);
     }
@@ -72,6 +70,18 @@ export function checkSignedHeader(
   return { fields, hash };
 }
 
+/** Each disclosure checked against the digests; one field may be disclosed only once. */
 export function disclosedFields(disclosures: readonly string[], digests: readonly string[]): { field: string; value: Json }[] {
-  return disclosures.map((d) => verifyDisclosure(d, digests));
+  const fields = new Set<string>();
+  return disclosures.map((d) => {
+    const disclosed = verifyDisclosure(d, digests);
+    if (fields.has(disclosed.field)) fail('DISCLOSURE_INVALID', `field "${disclosed.field}" is disclosed twice`);
+    fields.add(disclosed.field);
+    return disclosed;
+  });
+}
+
+/** The notary key must be a valid Ed25519 key (checked before any notary signature). */
+export function checkNotaryKey(publicKey: string): void {
+  if (!publicKeyValid('ed25519', fromHex(publicKey))) fail('KEY_INVALID', 'the notary key is not a valid Ed25519 public key');
 }

@@ -8,7 +8,7 @@ import { fromHex } from './bytes.js';
 import { fail } from './errors.js';
 import { type HeaderFields } from './header.js';
 import { checkLink, linkHash } from './link.js';
-import { type NotaryPin, checkLinkSignatures, checkSignedHeader, disclosedFields } from './proof-parts.js';
+import { type NotaryPin, checkLinkSignatures, checkNotaryKey, checkSignedHeader, disclosedFields } from './proof-parts.js';
 import { leafHash, verifyInclusion } from './rfc6962.js';
 import { SCHEMA_IDS, assertSchema } from './schema.js';
 import type { SignatureVerifier } from './signature.js';
@@ -60,6 +60,7 @@ export function verifyProof(value: unknown, opts: VerifyOptions): ProofResult {
 
   const notary = { keyId: proof.notary.keyId, publicKey: proof.notary.publicKey };
   const pin = pinNotary(notary.publicKey, opts.notaryKeys);
+  checkNotaryKey(notary.publicKey);
   const block = checkSignedHeader(opts.verifier, proof.block, notary.publicKey);
 
   const { leafIndex, treeSize, path } = proof.inclusion;

@@ -135,13 +135,12 @@ export function verifyConsistency(
     if (!equalBytes(a, b)) fail(code, `consistency proof does not lead to ${which}`);
   };
   if (n < m) fail(code, `size2 (${size2}) < size1 (${size1})`);
+  // As transparency-dev/merkle now does: a proof from the empty tree proves nothing, so it is refused
+  // rather than accepted for any pair of roots.
+  if (m === 0n) fail(code, 'a consistency proof from the empty tree is meaningless');
   if (m === n) {
     if (proof.length > 0) fail(code, 'size1 = size2, but the proof is not empty');
     return match(root1, root2, 'equal roots');
-  }
-  if (m === 0n) {
-    if (proof.length > 0) fail(code, 'size1 = 0, but the proof is not empty');
-    return; // the empty tree is consistent with every tree
   }
   if (proof.length === 0) fail(code, 'empty proof');
 

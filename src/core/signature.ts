@@ -8,6 +8,8 @@
 //   - ECDSA: 64-byte r||s with 1 <= r,s < n and s <= n/2 (low-S), over SHA-256 of the message,
 //     public keys as 33-byte SEC1 compressed points on the named curve.
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { utf8 } from './bytes.js';
 
 export const ALGS = ['ed25519', 'ecdsa-secp256k1', 'ecdsa-p256'] as const;
@@ -85,6 +87,22 @@ export function ed25519KeyAcceptable(publicKey: Uint8Array): boolean {
   if (publicKey.length !== 32) return false;
   try {
     return !ed25519.Point.fromBytes(publicKey, false).isSmallOrder();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A public key in the protocol's encoding that the verifiers accept: Ed25519 per
+ * ed25519KeyAcceptable; ECDSA a 33-byte compressed point that lies on the named curve.
+ */
+export function publicKeyValid(alg: Alg, publicKey: Uint8Array): boolean {
+  if (publicKey.length !== PUBLIC_KEY_BYTES[alg]) return false;
+  if (alg === 'ed25519') return ed25519KeyAcceptable(publicKey);
+  if (publicKey[0] !== 2 && publicKey[0] !== 3) return false;
+  try {
+    (alg === 'ecdsa-p256' ? p256 : secp256k1).Point.fromBytes(publicKey).assertValidity();
+    return true;
   } catch {
     return false;
   }

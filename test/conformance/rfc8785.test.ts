@@ -66,6 +66,7 @@ describe('conformance: RFC 8785 (JCS) - examples from the RFC text', () => {
     [1e20, '100000000000000000000'],
     [0.000001, '0.000001'],
     [1e-7, '1e-7'],
+    // eslint-disable-next-line no-loss-of-precision -- the RFC's example: the literal rounds to the nearest double
     [333333333.33333329, '333333333.3333333'],
     [1e30, '1e+30'],
     [4.5, '4.5'],
@@ -201,8 +202,8 @@ describe('conformance: RFC 8785 (JCS) - values that are not I-JSON are refused (
     ['a Set', () => new Set([1])],
     ['a RegExp', () => /a/],
     ['a Uint8Array', () => new Uint8Array([1, 2])],
-    ['a boxed string', () => new String('a')], // eslint-disable-line no-new-wrappers
-    ['a boxed number', () => new Number(1)], // eslint-disable-line no-new-wrappers
+    ['a boxed string', () => new String('a')],
+    ['a boxed number', () => new Number(1)],
     ['a bigint', () => 1n],
     ['a symbol', () => Symbol('s')],
     ['a symbol property value', () => ({ s: Symbol('s') })],

@@ -17,6 +17,10 @@ export function vectorsDir(): string | undefined {
   if (resolved) return resolved.dir;
   const dir = resolve(process.env['POP_VECTORS_DIR'] ?? join(REPO_ROOT, '..', 'shared', 'vectors'));
   const present = existsSync(dir) && statSync(dir).isDirectory();
+  if (!present && process.env['CI']) {
+    // CI always has ../shared beside the clone: a missing folder there is a broken path, not a user's clone.
+    throw new Error(`conformance vectors not found at ${dir}, and CI is set: refusing to skip the conformance suites`);
+  }
   if (!present) {
     console.warn(`conformance vectors not found at ${dir} (set POP_VECTORS_DIR); the conformance suites are skipped`);
   }

@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import type {
   VerificationError} from '../../src/core/index.js';
 import {
+  EMPTY_HISTORY,
   HEADER_BYTES,
   MiningCancelled,
   ZERO_HASH,
@@ -68,9 +69,12 @@ describe('block header', () => {
     expect(() => decodeHeader(bytes)).toThrow(expect.objectContaining({ code }) as VerificationError);
   });
 
-  test('genesis must point at the zero hash', () => {
-    expect(() => decodeHeader(encodeHeader(fields({ height: 0 })))).toThrow(/genesis/);
-    expect(decodeHeader(encodeHeader(fields({ height: 0, prevHash: ZERO_HASH }))).height).toBe(0);
+  test('genesis points at the zero hash with the empty history; no other block does', () => {
+    const genesis = { height: 0, prevHash: ZERO_HASH, historyRoot: EMPTY_HISTORY };
+    expect(decodeHeader(encodeHeader(fields(genesis))).height).toBe(0);
+    expect(() => decodeHeader(encodeHeader(fields({ ...genesis, prevHash: 'ab'.repeat(32) })))).toThrow(/genesis/);
+    expect(() => decodeHeader(encodeHeader(fields({ ...genesis, historyRoot: 'ef'.repeat(32) })))).toThrow(/genesis/);
+    expect(() => decodeHeader(encodeHeader(fields({ height: 3, prevHash: ZERO_HASH })))).toThrow(/zero previous hash/);
   });
 
   test('leading zero bits', () => {

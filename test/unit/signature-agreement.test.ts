@@ -193,8 +193,6 @@ describe.each(ALGS)('signature agreement: %s', (alg) => {
           badKeys.push(curve.getPublicKey(sk, false)); // the same key, uncompressed (65 bytes)
           badKeys.push(pk.subarray(1)); // the bare x coordinate (32 bytes)
           badSigs.push(curve.sign(sha256(msg), sk, { prehash: false, lowS: true, format: 'der' })); // DER
-        } else {
-          badKeys.push(concatBytes(pk, new Uint8Array(1)).subarray(0, 31)); // 31 bytes
         }
         for (const s of badSigs) expectVerdict(false, alg, pk, msg, s, `signature of ${s.length} bytes`);
         for (const k of badKeys) expectVerdict(false, alg, k, msg, sig, `key of ${k.length} bytes`);
@@ -291,15 +289,17 @@ describe('signature agreement: ed25519 non-canonical signatures', () => {
       '0100000000000000000000000000000000000000000000000000000000000080', // the identity with "negative zero" x
     ];
     fc.assert(
-      fc.property(seedArb, msgArb, fc.constantFrom(...encodings), (seed, msg, Rhex) => {
+      fc.property(seedArb, msgArb, (seed, msg) => {
         const sk = secretFrom('ed25519', seed);
         const { scalar: a, pointBytes: Abytes } = ed25519.utils.getExtendedPublicKey(sk);
-        const R = fromHex(Rhex, 32);
-        const k = challenge(R, Abytes, msg);
-        const sig = concatBytes(R, bytesLE32(mod(k * a, L)));
-        expectVerdict(Rhex === IDENTITY_HEX, 'ed25519', Abytes, msg, sig, `R = ${Rhex}`);
+        for (const Rhex of encodings) {
+          const R = fromHex(Rhex, 32);
+          const k = challenge(R, Abytes, msg);
+          const sig = concatBytes(R, bytesLE32(mod(k * a, L)));
+          expectVerdict(Rhex === IDENTITY_HEX, 'ed25519', Abytes, msg, sig, `R = ${Rhex}`);
+        }
       }),
-      { numRuns: 60 },
+      { numRuns: 10 },
     );
   });
 });
@@ -380,19 +380,21 @@ describe('signature agreement: ed25519 small-order and non-canonical public keys
   test('(d) each small-order key is rejected, even with signatures the bare equation accepts', () => {
     let forgeries = 0;
     fc.assert(
-      fc.property(msgArb, scalarArb, torsionIndexArb, (msg, S, t) => {
-        const Ahex = ED25519_TORSION_SUBGROUP[t]!;
-        const A = TORSION[t]!;
-        const Abytes = fromHex(Ahex, 32);
-        expect(A.isSmallOrder()).toBe(true);
-        // R = [S]B - [j]A for each j: whenever [k]A = [j]A, (R, S) satisfies [S]B - [k]A = R for this message
-        for (let j = 0n; j < 8n; j++) {
-          const sig = concatBytes(Point.BASE.multiply(S).subtract(timesSmall(A, j)).toBytes(), bytesLE32(S));
-          if (cofactorlessHolds(A, Abytes, msg, sig)) forgeries++;
-          expectVerdict(false, 'ed25519', Abytes, msg, sig, `small-order key ${Ahex}`);
-        }
+      fc.property(msgArb, scalarArb, (msg, S) => {
+        const SB = Point.BASE.multiply(S);
+        ED25519_TORSION_SUBGROUP.forEach((Ahex, t) => {
+          const A = TORSION[t]!;
+          const Abytes = fromHex(Ahex, 32);
+          expect(A.isSmallOrder()).toBe(true);
+          // R = [S]B - [j]A for each j: whenever [k]A = [j]A, (R, S) satisfies [S]B - [k]A = R for this message
+          for (let j = 0n; j < 8n; j++) {
+            const sig = concatBytes(SB.subtract(timesSmall(A, j)).toBytes(), bytesLE32(S));
+            if (cofactorlessHolds(A, Abytes, msg, sig)) forgeries++;
+            expectVerdict(false, 'ed25519', Abytes, msg, sig, `small-order key ${Ahex}`);
+          }
+        });
       }),
-      { numRuns: 40 },
+      { numRuns: 5 },
     );
     expect(forgeries).toBeGreaterThan(0); // the identity key alone makes every candidate a forgery
   });
@@ -420,13 +422,14 @@ describe('signature agreement: ed25519 small-order and non-canonical public keys
     });
     expect(lenient.length).toBeGreaterThan(2);
     fc.assert(
-      fc.property(fc.constantFrom(...encodings), msgArb, scalarArb, (Ahex, msg, S) => {
-        const Abytes = fromHex(Ahex, 32);
+      fc.property(msgArb, scalarArb, (msg, S) => {
         // (R, S) with R = [S]B: a forgery for any key that decodes to the identity
         const sig = concatBytes(Point.BASE.multiply(S).toBytes(), bytesLE32(S));
-        expectVerdict(false, 'ed25519', Abytes, msg, sig, `non-canonical key ${Ahex}`);
+        for (const Ahex of encodings) {
+          expectVerdict(false, 'ed25519', fromHex(Ahex, 32), msg, sig, `non-canonical key ${Ahex}`);
+        }
       }),
-      { numRuns: RUNS },
+      { numRuns: 10 },
     );
   });
 });
