@@ -6,6 +6,8 @@ export const EXIT = {
   ok: 0,
   usage: 2, // bad arguments, unreadable or non-JSON input
   notChecked: 3, // everything checked held, but part of the file could not be checked yet
+  refused: 4, // the service answered with a problem (4xx/5xx); the message names its type
+  unreachable: 5, // the service at POP_URL could not be reached
 } as const;
 
 export function exitCodeFor(code: VerificationCode): number {

@@ -7,6 +7,9 @@ import { writeOutput } from './io.js';
 import { keygen } from './keygen.js';
 import { hashLink, signLink } from './link.js';
 import { runVerify } from './verify.js';
+import { serve } from './serve.js';
+import { ApiError } from './client.js';
+import { addServiceCommands } from './service-commands.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -16,6 +19,13 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('serve')
+    .description('run the service (DATABASE_URL, or an embedded PostgreSQL in POP_DATA_DIR); see README for the environment')
+    .action(async () => {
+      await serve();
+    });
 
   program
     .command('verify')
@@ -54,6 +64,7 @@ export function buildProgram(): Command {
       writeOutput(undefined, JSON.stringify(signLink(file, opts)) + '\n');
     });
 
+  addServiceCommands(program);
   return program;
 }
 
@@ -66,6 +77,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       process.stderr.write(`pop: ${e.message}\n`);
       return EXIT.usage;
+    }
+    if (e instanceof ApiError) {
+      process.stderr.write(`pop: ${e.message}\n`);
+      return e.exitCode;
     }
     throw e;
   }

@@ -1,0 +1,122 @@
+// buildApp wires the HTTP edge: it never listens (the CLI's `serve` does). Bodies are parsed by a
+// strict JSON parser (no duplicate member names, bounded depth) and validated by an Ajv that never
+// coerces, fills defaults or strips properties; query strings and path parameters get a second Ajv
+// that may coerce ("?limit=10" is a string on the wire).
+import fastifyHelmet from '@fastify/helmet';
+import fastifyPostgres from '@fastify/postgres';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Pool } from 'pg';
+import { AJV_OPTIONS } from '../core/schema.js';
+import { type Ledger, EventBus, createLedger } from '../ledger/index.js';
+import type { Limits, Notary, DataCipher } from '../ledger/ports.js';
+import type { SignatureVerifier } from '../core/signature.js';
+import { migrationsCurrent } from '../db/migrate.js';
+import { authPlugin } from './auth.js';
+import type { BodyError} from './json-body.js';
+import { parseStrictJson } from './json-body.js';
+import { metricsPlugin } from './metrics.js';
+import { problemsPlugin, sendProblem } from './problems.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+import { eventRoutes } from './routes/events.js';
+import { linkRoutes } from './routes/links.js';
+import { participantRoutes } from './routes/participants.js';
+import { processRoutes } from './routes/processes.js';
+
+export interface AppOptions {
+  databaseUrl: string;
+  notary: Notary;
+  cipher: DataCipher;
+  verifier: SignatureVerifier;
+  limits: Limits & { bodyLimitBytes: number; rateLimitPerMinute: number };
+  now?: () => Date;
+  logger?: FastifyServerOptions['logger'];
+  poolSize?: number;
+}
+
+export interface App {
+  app: FastifyInstance;
+  ledger: Ledger;
+  events: EventBus;
+  pool: Pool;
+}
+
+export async function buildApp(opts: AppOptions): Promise<App> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.limits.bodyLimitBytes,
+    trustProxy: false,
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  const bodyAjv = new Ajv2020({ ...AJV_OPTIONS, strict: false });
+  const queryAjv = new Ajv2020({ ...AJV_OPTIONS, strict: false, coerceTypes: 'array', useDefaults: true });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, body === '' ? undefined : parseStrictJson(body as string));
+    } catch (e) {
+      done(e as BodyError, undefined);
+    }
+  });
+
+  const metrics = metricsPlugin(app);
+  problemsPlugin(app, (code) => metrics.rejections.inc({ type: code }));
+  await app.register(fastifyPostgres, { connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
+  const pool = (app as unknown as { pg: { pool: Pool } }).pg.pool;
+  const events = new EventBus();
+  const ledger = createLedger({
+    pool,
+    verifier: opts.verifier,
+    notary: opts.notary,
+    cipher: opts.cipher,
+    now: opts.now ?? (() => new Date()),
+    events: { emit: (e) => (metrics.linksAccepted.inc(), events.emit(e)) },
+    limits: opts.limits,
+  });
+
+  await app.register(fastifyHelmet, { contentSecurityPolicy: false });
+  await app.register(fastifyRateLimit, {
+    max: opts.limits.rateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => request.headers.authorization ?? request.ip,
+    errorResponseBuilder: (_request, context) => {
+      const e = new Error(`rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`) as Error & { statusCode: number };
+      e.statusCode = 429;
+      return e;
+    },
+  });
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Proof of Process', version: '1', description: 'Notarized, verifiable workflow steps. Errors are RFC 9457 application/problem+json.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  authPlugin(app, ledger.apiKeys);
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      if (await migrationsCurrent(pool)) return { status: 'ready' };
+      return sendProblem(reply, 'unavailable', 'database migrations are not applied');
+    } catch {
+      return sendProblem(reply, 'unavailable', 'the database is not reachable');
+    }
+  });
+
+  processRoutes(app, ledger);
+  participantRoutes(app, ledger);
+  apiKeyRoutes(app, ledger);
+  linkRoutes(app, ledger, opts.limits.batchMax);
+  eventRoutes(app, events);
+
+  return { app, ledger, events, pool };
+}

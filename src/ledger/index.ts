@@ -1,0 +1,44 @@
+// The ledger's use-cases, wired over one pool. Routes call these and nothing else.
+import { EventEmitter } from 'node:events';
+import { ApiKeys } from './api-keys.js';
+import { Links } from './links.js';
+import { Participants } from './participants.js';
+import type { EventSink, LedgerDeps, LedgerEvent } from './ports.js';
+import { Processes } from './processes.js';
+import { Queries } from './queries.js';
+
+/** In-process fan-out of ledger events to the event stream's subscribers. */
+export class EventBus implements EventSink {
+  readonly #emitter = new EventEmitter().setMaxListeners(0);
+  emit(event: LedgerEvent): void {
+    this.#emitter.emit('event', event);
+  }
+  subscribe(listener: (event: LedgerEvent) => void): () => void {
+    this.#emitter.on('event', listener);
+    return () => this.#emitter.off('event', listener);
+  }
+  get subscribers(): number {
+    return this.#emitter.listenerCount('event');
+  }
+}
+
+export interface Ledger {
+  processes: Processes;
+  participants: Participants;
+  apiKeys: ApiKeys;
+  links: Links;
+  queries: Queries;
+  deps: LedgerDeps;
+}
+
+export function createLedger(deps: LedgerDeps): Ledger {
+  const processes = new Processes(deps.pool);
+  return {
+    processes,
+    participants: new Participants(deps.pool, deps.now),
+    apiKeys: new ApiKeys(deps.pool),
+    links: new Links(deps, processes),
+    queries: new Queries(deps.pool, deps.notary, deps.cipher),
+    deps,
+  };
+}

@@ -1,0 +1,38 @@
+// What the ledger needs from the outside world, passed in by the composition root (src/service).
+import type { Pool } from 'pg';
+import type { SignatureVerifier } from '../core/signature.js';
+
+export interface Notary {
+  keyId: string;
+  publicKey: string; // hex, Ed25519
+  /** Ed25519 signature (hex) over the given bytes. */
+  sign(message: Uint8Array): string;
+}
+
+export interface DataCipher {
+  keyId: string;
+  encrypt(plaintext: string, aad: string): { iv: Buffer; ciphertext: Buffer; tag: Buffer };
+  decrypt(box: { iv: Buffer; ciphertext: Buffer; tag: Buffer }, aad: string): string;
+}
+
+export type LedgerEvent =
+  | { type: 'link.accepted'; linkHash: string; process: string; mapId: string; step: string; author: string; acceptedAt: string };
+
+export interface EventSink {
+  emit(event: LedgerEvent): void;
+}
+
+export interface Limits {
+  maxClockSkewMs: number;
+  batchMax: number;
+}
+
+export interface LedgerDeps {
+  pool: Pool;
+  verifier: SignatureVerifier;
+  notary: Notary;
+  cipher: DataCipher;
+  now: () => Date;
+  events: EventSink;
+  limits: Limits;
+}

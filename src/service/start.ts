@@ -1,0 +1,72 @@
+// Starts the whole service: the database (DATABASE_URL, or the embedded PostgreSQL in the data
+// directory), migrations, keys, the HTTP app, and the bootstrap admin key.
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../db/embedded.js';
+import { migrate } from '../db/migrate.js';
+import { buildApp } from '../http/app.js';
+import { aesGcmCipher } from '../node/cipher.js';
+import { ed25519Notary } from '../node/notary.js';
+import { nodeVerifier } from '../node/verifier.js';
+import type { Config } from './config.js';
+import { keyFromFileOrCreate, writeSecretFile } from './secrets.js';
+
+export interface RunningService {
+  url: string;
+  app: FastifyInstance;
+  /** Set when this start created the first admin key (shown once). */
+  adminKey: string | undefined;
+  adminKeyFile: string | undefined;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export async function startService(config: Config, log: (msg: string) => void = console.error): Promise<RunningService> {
+  // The embedded server's own log lines are for debugging; our lines about it always show.
+  const dbLog = (msg: string) => {
+    if (!msg.startsWith('postgres:') || config.logLevel === 'debug' || config.logLevel === 'trace') log(msg);
+  };
+  const embedded = config.databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: config.dataDir, log: dbLog }) : undefined;
+  const databaseUrl = config.databaseUrl ?? embedded!.url;
+  try {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      const applied = await migrate(pool);
+      if (applied.length) log(`applied migrations ${applied.join(', ')}`);
+    } finally {
+      await pool.end();
+    }
+    const notarySeed = config.notaryKey ? Buffer.from(config.notaryKey, 'hex') : keyFromFileOrCreate(config.dataDir, 'notary.key', 'notary signing key', log);
+    const dataKey = config.dataKey ? Buffer.from(config.dataKey, 'hex') : keyFromFileOrCreate(config.dataDir, 'data.key', 'data encryption key', log);
+    const { app, ledger } = await buildApp({
+      databaseUrl,
+      notary: ed25519Notary(notarySeed),
+      cipher: aesGcmCipher(dataKey),
+      verifier: nodeVerifier,
+      limits: config,
+      logger: { level: config.logLevel },
+    });
+    let adminKey: string | undefined;
+    let adminKeyFile: string | undefined;
+    if (config.adminKey) await ledger.apiKeys.ensureAdmin(config.adminKey);
+    else {
+      adminKey = (await ledger.apiKeys.bootstrapAdmin()) ?? undefined;
+      if (adminKey) adminKeyFile = writeSecretFile(config.dataDir, 'admin.key', adminKey);
+    }
+    const address = await app.listen({ port: config.port, host: config.host });
+    return {
+      url: address,
+      app,
+      adminKey,
+      adminKeyFile,
+      embedded: embedded !== undefined,
+      async close() {
+        await app.close();
+        await embedded?.stop();
+      },
+    };
+  } catch (e) {
+    await embedded?.stop().catch(() => {});
+    throw e;
+  }
+}
