@@ -1,7 +1,7 @@
 // The JSON body parser for everything hashed or signed. JSON.parse silently keeps the last of two
 // equal member names, so {"meta":{"a":1,"a":2}} would be read one way by us and another way by a
-// partner's parser: that ambiguity is refused. Nesting depth is bounded in the same linear scan, so
-// a hostile body cannot blow the stack of anything downstream.
+// partner's parser: that ambiguity is refused. Nesting depth and members per object are bounded in
+// the same linear scan, so a hostile body cannot blow the stack or the CPU of anything downstream.
 export class BodyError extends Error {
   constructor(message: string) {
     super(message);
@@ -10,6 +10,8 @@ export class BodyError extends Error {
 }
 
 export const MAX_DEPTH = 32;
+/** Members of one object: schemas with thousands of properties are not workflow steps. */
+export const MAX_MEMBERS = 1024;
 
 /** Throws BodyError for duplicate member names or nesting deeper than maxDepth; then JSON.parse. */
 export function parseStrictJson(text: string, maxDepth = MAX_DEPTH): unknown {
@@ -52,6 +54,7 @@ function scan(text: string, maxDepth: number): void {
         const raw = text.slice(i + 1, j);
         const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
         const seen = stack[stack.length - 1] as Set<string>;
+        if (seen.size >= MAX_MEMBERS) throw new BodyError(`an object in the body has more than ${MAX_MEMBERS} members`);
         if (seen.has(key)) throw new BodyError(`the body has the member name ${JSON.stringify(key.slice(0, 64))} twice in one object`);
         seen.add(key);
         expectKey = false;
