@@ -21,6 +21,7 @@ import { parseStrictJson } from './json-body.js';
 import { metricsPlugin } from './metrics.js';
 import { problemsPlugin, sendProblem } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { blockRoutes } from './routes/blocks.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
 import { participantRoutes } from './routes/participants.js';
@@ -75,7 +76,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     notary: opts.notary,
     cipher: opts.cipher,
     now: opts.now ?? (() => new Date()),
-    events: { emit: (e) => (metrics.linksAccepted.inc(), events.emit(e)) },
+    events: { emit: (e) => (e.type === 'link.accepted' && metrics.linksAccepted.inc(), events.emit(e)) },
     limits: opts.limits,
   });
 
@@ -116,6 +117,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   participantRoutes(app, ledger);
   apiKeyRoutes(app, ledger);
   linkRoutes(app, ledger, opts.limits.batchMax);
+  blockRoutes(app, ledger);
   eventRoutes(app, events);
 
   return { app, ledger, events, pool };

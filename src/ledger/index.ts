@@ -5,6 +5,7 @@ import { Links } from './links.js';
 import { Participants } from './participants.js';
 import type { EventSink, LedgerDeps, LedgerEvent } from './ports.js';
 import { Processes } from './processes.js';
+import { Proofs } from './proofs.js';
 import { Queries } from './queries.js';
 
 /** In-process fan-out of ledger events to the event stream's subscribers. */
@@ -28,17 +29,20 @@ export interface Ledger {
   apiKeys: ApiKeys;
   links: Links;
   queries: Queries;
+  proofs: Proofs;
   deps: LedgerDeps;
 }
 
 export function createLedger(deps: LedgerDeps): Ledger {
   const processes = new Processes(deps.pool);
+  const queries = new Queries(deps.pool, deps.notary, deps.cipher);
   return {
     processes,
     participants: new Participants(deps.pool, deps.now),
     apiKeys: new ApiKeys(deps.pool),
     links: new Links(deps, processes),
-    queries: new Queries(deps.pool, deps.notary, deps.cipher),
+    queries,
+    proofs: new Proofs(deps.pool, deps.notary, queries),
     deps,
   };
 }

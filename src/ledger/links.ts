@@ -278,11 +278,13 @@ export class Links {
     }
 
     const receiptSig = this.#deps.notary.sign(receiptMessage(hash, acceptedAt));
-    await client.query(
+    const inserted = await client.query<{ seq: string }>(
       `INSERT INTO links (hash, process, process_version, map_id, step, author, created_at, prev, refs, tags, canonical, signatures, accepted_at, accepted_ts, receipt_sig)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING seq`,
       [hash, link.process, link.processVersion, link.mapId, link.step, link.author, link.createdAt, link.prev, refs, link.tags, p.canonical, JSON.stringify(p.signatures), acceptedAt, now, receiptSig],
     );
+    // Queue it for sealing in the same transaction: an accepted link is never forgotten.
+    await client.query('INSERT INTO unsealed_links (seq, link_hash, accepted_ts) VALUES ($1, $2, $3)', [inserted.rows[0]!.seq, hash, now]);
     if (p.disclosures.length) {
       const box = this.#deps.cipher.encrypt(JSON.stringify(p.disclosures), hash);
       await client.query('INSERT INTO private_data (link_hash, key_id, iv, ciphertext, tag) VALUES ($1, $2, $3, $4, $5)', [hash, this.#deps.cipher.keyId, box.iv, box.ciphertext, box.tag]);

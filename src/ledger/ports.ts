@@ -16,7 +16,8 @@ export interface DataCipher {
 }
 
 export type LedgerEvent =
-  | { type: 'link.accepted'; linkHash: string; process: string; mapId: string; step: string; author: string; acceptedAt: string };
+  | { type: 'link.accepted'; linkHash: string; process: string; mapId: string; step: string; author: string; acceptedAt: string }
+  | { type: 'block.sealed'; height: number; hash: string; leafCount: number; timestamp: number };
 
 export interface EventSink {
   emit(event: LedgerEvent): void;

@@ -13,7 +13,9 @@ import type { DataCipher, Notary } from './ports.js';
 
 export interface LinkRecord {
   linkHash: string;
-  status: 'accepted';
+  /** accepted → sealed (in a block); anchoring states join with anchoring */
+  status: 'accepted' | 'sealed';
+  block: { height: number; leafIndex: number } | null;
   link: Link;
   signatures: SubmittedSignature[];
   receipt: Receipt;
@@ -27,7 +29,11 @@ interface LinkRow {
   accepted_at: string;
   receipt_sig: string;
   author: string;
+  seal_height: string | null;
+  seal_index: number | null;
 }
+
+const LINK_SELECT = 'SELECT l.*, s.height AS seal_height, s.leaf_index AS seal_index FROM links l LEFT JOIN link_seals s ON s.link_hash = l.hash';
 
 export interface LinkFilters {
   process?: string;
@@ -67,7 +73,8 @@ export class Queries {
     const { keyId, publicKey } = this.#notary;
     return {
       linkHash: r.hash,
-      status: 'accepted',
+      status: r.seal_height === null ? 'accepted' : 'sealed',
+      block: r.seal_height === null ? null : { height: Number(r.seal_height), leafIndex: r.seal_index! },
       link: JSON.parse(r.canonical) as Link,
       signatures: r.signatures,
       receipt: { linkHash: r.hash, acceptedAt: r.accepted_at, notary: { keyId, alg: 'ed25519', publicKey }, sig: r.receipt_sig },
@@ -89,7 +96,7 @@ export class Queries {
   }
 
   async link(hash: string, actor: Actor): Promise<LinkRecord> {
-    const { rows } = await this.#pool.query<LinkRow & { process: string }>('SELECT * FROM links WHERE hash = $1', [hash]);
+    const { rows } = await this.#pool.query<LinkRow & { process: string }>(`${LINK_SELECT} WHERE l.hash = $1`, [hash]);
     const visible = await this.visibleProcesses(actor);
     if (!rows[0] || (visible && !visible.includes(rows[0].process))) refuse('not-found', `no link ${hash}`);
     return this.#record(rows[0]);
@@ -137,7 +144,7 @@ export class Queries {
     if (cursor !== undefined) add('seq > ?', decodeCursor(cursor, isSeqCursor));
     args.push(limit + 1);
     const { rows } = await this.#pool.query<LinkRow>(
-      `SELECT * FROM links ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT $${args.length}`,
+      `${LINK_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY l.seq LIMIT $${args.length}`,
       args,
     );
     const page = rows.slice(0, limit);

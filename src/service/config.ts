@@ -15,6 +15,10 @@ export interface Config {
   batchMax: number;
   rateLimitPerMinute: number;
   logLevel: string;
+  blockMaxLinks: number;
+  blockIntervalMs: number;
+  powBits: number;
+  sealer: boolean; // false: this server accepts links but never seals (another one does)
 }
 
 export class ConfigError extends Error {
@@ -59,5 +63,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batchMax: int(env, 'POP_BATCH_MAX', 1000, 1, 10_000),
     rateLimitPerMinute: int(env, 'POP_RATE_LIMIT_PER_MINUTE', 120_000, 1, 100_000_000),
     logLevel: env['LOG_LEVEL'] || 'info',
+    blockMaxLinks: int(env, 'POP_BLOCK_MAX_LINKS', 10_000, 1, 100_000),
+    blockIntervalMs: int(env, 'POP_BLOCK_INTERVAL_MS', 1_000, 10, 3_600_000),
+    powBits: int(env, 'POP_POW_BITS', 16, 0, 32),
+    sealer: (env['POP_SEALER'] ?? 'on') !== 'off',
   };
 }

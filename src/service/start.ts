@@ -5,6 +5,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
 import { buildApp } from '../http/app.js';
+import { Sealer } from '../ledger/sealer.js';
 import { aesGcmCipher } from '../node/cipher.js';
 import { ed25519Notary } from '../node/notary.js';
 import { nodeVerifier } from '../node/verifier.js';
@@ -38,9 +39,10 @@ export async function startService(config: Config, log: (msg: string) => void = 
     }
     const notarySeed = config.notaryKey ? Buffer.from(config.notaryKey, 'hex') : keyFromFileOrCreate(config.dataDir, 'notary.key', 'notary signing key', log);
     const dataKey = config.dataKey ? Buffer.from(config.dataKey, 'hex') : keyFromFileOrCreate(config.dataDir, 'data.key', 'data encryption key', log);
-    const { app, ledger } = await buildApp({
+    const notary = ed25519Notary(notarySeed);
+    const { app, ledger, pool: appPool, events } = await buildApp({
       databaseUrl,
-      notary: ed25519Notary(notarySeed),
+      notary,
       cipher: aesGcmCipher(dataKey),
       verifier: nodeVerifier,
       limits: config,
@@ -53,6 +55,18 @@ export async function startService(config: Config, log: (msg: string) => void = 
       adminKey = (await ledger.apiKeys.bootstrapAdmin()) ?? undefined;
       if (adminKey) adminKeyFile = writeSecretFile(config.dataDir, 'admin.key', adminKey);
     }
+    const sealer = new Sealer({
+      databaseUrl,
+      pool: appPool,
+      notary,
+      events,
+      maxLinks: config.blockMaxLinks,
+      intervalMs: config.blockIntervalMs,
+      difficulty: config.powBits,
+      now: () => new Date(),
+      log: (msg, extra) => app.log.info(extra ?? {}, msg),
+    });
+    if (config.sealer) sealer.start();
     const address = await app.listen({ port: config.port, host: config.host });
     return {
       url: address,
@@ -61,6 +75,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       adminKeyFile,
       embedded: embedded !== undefined,
       async close() {
+        await sealer.stop();
         await app.close();
         await embedded?.stop();
       },

@@ -22,6 +22,8 @@ import { aesGcmCipher } from '../../src/node/cipher.js';
 import { ed25519Notary } from '../../src/node/notary.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
 import { createTestDatabase } from './db.js';
+import { Sealer, type SealerOptions } from '../../src/ledger/sealer.js';
+import type { Notary } from '../../src/ledger/ports.js';
 
 export const ORDER_TO_CASH = JSON.parse(readFileSync(new URL('../../schemas/examples/order-to-cash.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -44,6 +46,10 @@ export interface Response {
 
 export interface TestService extends App {
   adminKey: string;
+  databaseUrl: string;
+  notary: Notary;
+  /** A sealer over this service's database (not started: call start() or sealOnce()). */
+  sealer(opts?: Partial<Pick<SealerOptions, 'maxLinks' | 'intervalMs' | 'difficulty'>>): Sealer;
   notaryPublicKey: string;
   parties: Record<string, Party>;
   logs: string[];
@@ -119,15 +125,33 @@ export async function startTestService(opts: { parties?: boolean; process?: bool
     if (r.status !== 201) throw new Error(`registering order-to-cash: ${r.body}`);
   }
 
+  const sealers: Sealer[] = [];
   return {
     ...built,
     adminKey,
+    databaseUrl: db.url,
+    notary,
+    sealer(o = {}) {
+      const sealer = new Sealer({
+        databaseUrl: db.url,
+        pool: built.pool,
+        notary,
+        events: built.events,
+        maxLinks: o.maxLinks ?? 10_000,
+        intervalMs: o.intervalMs ?? 50,
+        difficulty: o.difficulty ?? 8,
+        now: () => new Date(Date.now() + clock.offsetMs),
+      });
+      sealers.push(sealer);
+      return sealer;
+    },
     notaryPublicKey: notary.publicKey,
     parties,
     logs,
     clock,
     request,
     async close() {
+      for (const s of sealers) await s.stop();
       await built.app.close();
       await db.drop();
     },
