@@ -10,6 +10,9 @@ import { runVerify } from './verify.js';
 import { serve } from './serve.js';
 import { ApiError } from './client.js';
 import { addServiceCommands } from './service-commands.js';
+import { verifyChain } from './chain.js';
+import { demo } from './demo.js';
+import { fetchProof } from './proof.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -65,6 +68,37 @@ export function buildProgram(): Command {
     });
 
   addServiceCommands(program);
+
+  program
+    .command('proof')
+    .description('fetch the pop/proof/v1 of a sealed link from the service')
+    .argument('<linkHash>')
+    .option('-o, --out <file>', 'write the proof to a file')
+    .option('--wait', 'wait until the link is sealed')
+    .action(async (hash: string, opts: { out?: string; wait?: boolean }) => {
+      process.exitCode = await fetchProof(hash, opts);
+    });
+
+  program
+    .command('chain')
+    .description('the chain of blocks')
+    .command('verify')
+    .description('audit the whole chain of the service at POP_URL, genesis to tip (exit 0 only if all holds)')
+    .option('--notary-key <hex>', 'the notary public key to trust (default: the one the service states)')
+    .option('--json', 'machine-readable report')
+    .action(async (opts: { notaryKey?: string; json?: boolean }) => {
+      process.exitCode = await verifyChain(opts);
+    });
+
+  program
+    .command('demo')
+    .description('register the five-party order-to-cash process and post complete orders through the real signing path')
+    .option('--maps <n>', 'how many orders', '3')
+    .option('--wait <state>', 'sealed | anchored', 'sealed')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { maps: string; wait: string; json?: boolean }) => {
+      await demo(opts);
+    });
   return program;
 }
 
