@@ -16,10 +16,10 @@ import type { Limits, Notary, DataCipher } from '../ledger/ports.js';
 import type { SignatureVerifier } from '../core/signature.js';
 import { migrationsCurrent } from '../db/migrate.js';
 import { authPlugin } from './auth.js';
-import type { BodyError} from './json-body.js';
-import { parseStrictJson } from './json-body.js';
+import { type BodyError, parseStrictJson } from './json-body.js';
+import { LedgerError } from '../ledger/errors.js';
 import { metricsPlugin } from './metrics.js';
-import { problemsPlugin, sendProblem } from './problems.js';
+import { PROBLEM_BASE, problemsPlugin, sendProblem } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { blockRoutes } from './routes/blocks.js';
 import { eventRoutes } from './routes/events.js';
@@ -51,17 +51,31 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     bodyLimit: opts.limits.bodyLimitBytes,
     trustProxy: false,
     routerOptions: { maxParamLength: 200 },
+    // Errors Fastify raises before routing (bad percent-encoding, over-long parameters) and on the
+    // socket (garbled request lines) are problem+json too.
+    frameworkErrors: (error, _request, reply) => {
+      const status = (error as { statusCode?: number }).statusCode ?? 400;
+      void sendProblem(reply, status === 414 ? 'too-large' : 'malformed', error.message);
+    },
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return socket.destroy(error);
+      const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify({ type: `${PROBLEM_BASE}malformed`, title: 'Malformed request', status, detail: 'the request could not be parsed' });
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
 
   const bodyAjv = new Ajv2020({ ...AJV_OPTIONS, strict: false });
   const queryAjv = new Ajv2020({ ...AJV_OPTIONS, strict: false, coerceTypes: 'array', useDefaults: true });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
-  app.removeContentTypeParser(['application/json']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.removeAllContentTypeParsers(); // JSON only: anything else is 415
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     try {
+      const charset = /charset=([^;\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+      if (charset && !/^utf-?8$/i.test(charset.replace(/"/g, ''))) throw new LedgerError('unsupported-media-type', `charset ${charset} is not supported: send UTF-8`);
       done(null, body === '' ? undefined : parseStrictJson(body as string));
     } catch (e) {
-      done(e as BodyError, undefined);
+      done(e as BodyError | LedgerError, undefined);
     }
   });
 
@@ -101,6 +115,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
+  // U+0000 cannot be stored by PostgreSQL: refuse it in paths and query strings up front.
+  app.addHook('onRequest', async (request) => {
+    if (/%00/i.test(request.url)) throw new LedgerError('malformed', 'the URL may not contain U+0000');
+  });
   authPlugin(app, ledger.apiKeys);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
@@ -118,7 +136,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   apiKeyRoutes(app, ledger);
   linkRoutes(app, ledger, opts.limits.batchMax);
   blockRoutes(app, ledger);
-  eventRoutes(app, events);
+  eventRoutes(app, events, ledger);
 
   return { app, ledger, events, pool };
 }

@@ -24,7 +24,7 @@ export function authPlugin(app: FastifyInstance, apiKeys: ApiKeys): void {
     const roles = request.routeOptions.config.roles;
     if (roles === undefined) return;
     const header = request.headers.authorization;
-    const m = header ? /^Bearer ([\x21-\x7e]{16,256})$/.exec(header) : null;
+    const m = header ? /^Bearer ([\x21-\x7e]{16,256})$/i.exec(header) : null;
     if (!m) refuse('unauthenticated', 'send an API key as "Authorization: Bearer <key>"');
     const actor = await apiKeys.authenticate(m[1]!);
     if (!actor) refuse('unauthenticated', 'the API key is unknown or revoked');

@@ -50,8 +50,13 @@ function scan(text: string, maxDepth: number): void {
           escaped = true;
         } else if (d === 0x22) break;
       }
+      const token = text.slice(i + 1, j);
+      // PostgreSQL text and jsonb cannot hold U+0000: refuse it at the door rather than fail later.
+      if (escaped && /\\u0000/i.test(token) && (JSON.parse(`"${token}"`) as string).includes('\u0000')) {
+        throw new BodyError('strings in the body may not contain U+0000');
+      }
       if (expectKey) {
-        const raw = text.slice(i + 1, j);
+        const raw = token;
         const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
         const seen = stack[stack.length - 1] as Set<string>;
         if (seen.size >= MAX_MEMBERS) throw new BodyError(`an object in the body has more than ${MAX_MEMBERS} members`);

@@ -1,3 +1,4 @@
+import { isRfc3339Utc } from '../core/link.js';
 // Every refusal the ledger makes has a name; http/plugins/problems.ts maps each to an HTTP status and
 // an RFC 9457 problem type https://proof-of-process.dev/problems/<code>. Messages never include
 // private data: they name fields, steps and keys, not values.
@@ -46,6 +47,11 @@ export class LedgerError extends Error {
     this.code = code;
     this.details = details;
   }
+}
+
+/** An RFC 3339 UTC instant that exists and that PostgreSQL can store (year 1 or later). */
+export function isStorableInstant(text: string): boolean {
+  return isRfc3339Utc(text) && !text.startsWith('0000');
 }
 
 export function refuse(code: LedgerCode, message: string, details?: Record<string, unknown>): never {

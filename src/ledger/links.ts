@@ -251,7 +251,12 @@ export class Links {
         'INSERT INTO maps (process, map_id, heads, links) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING',
         [link.process, link.mapId, [hash]],
       );
-      if (created.rowCount !== 1) fail('stale-head', `map ${link.mapId} was started concurrently; name its head in prev`);
+      if (created.rowCount !== 1) {
+        // Another transaction started this map meanwhile; if it stored this very link, answer as it did.
+        const same = await client.query<{ accepted_at: string; receipt_sig: string }>('SELECT accepted_at, receipt_sig FROM links WHERE hash = $1', [hash]);
+        if (same.rows[0]) return this.#acceptance(hash, same.rows[0].accepted_at, same.rows[0].receipt_sig, false);
+        fail('stale-head', `map ${link.mapId} was started concurrently; name its head in prev`);
+      }
     } else {
       if (!heads) return fail('transition-not-allowed', `map ${link.mapId} does not exist; a map starts with "prev": []`);
       const prevRows = await client.query<{ hash: string; step: string; process: string; map_id: string; process_version: number }>(

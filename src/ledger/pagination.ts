@@ -14,7 +14,7 @@ export function decodeCursor(cursor: string, valid: (v: unknown) => boolean): un
   try {
     if (cursor.length > 512 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('bad');
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (!valid(value)) throw new Error('bad');
+    if (!valid(value) || JSON.stringify(value).includes('\\u0000')) throw new Error('bad');
     return value;
   } catch {
     return refuse('malformed', 'the cursor is not one this service issued');

@@ -4,7 +4,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { parseHex } from '../core/bytes.js';
 import { type Alg, isAlg, publicKeyValid } from '../core/signature.js';
-import { refuse } from './errors.js';
+import { isStorableInstant, refuse } from './errors.js';
 import { type Page, decodeCursor, encodeCursor } from './pagination.js';
 
 export interface KeyRecord {
@@ -56,6 +56,7 @@ function checkKey(k: NewKey, now: Date): void {
   if (!bytes || !publicKeyValid(k.alg, bytes)) {
     refuse('key-invalid', `key ${k.keyId} is not a valid ${k.alg} public key (${k.alg === 'ed25519' ? '32 bytes, canonical, not of small order' : '33-byte compressed point on the curve'})`);
   }
+  if (k.expiresAt !== undefined && !isStorableInstant(k.expiresAt)) refuse('malformed', `key ${k.keyId}: expiresAt ${k.expiresAt} is not a real instant`);
   if (k.expiresAt !== undefined && Date.parse(k.expiresAt) <= now.getTime()) refuse('key-invalid', `key ${k.keyId} has already expired`);
 }
 

@@ -56,7 +56,7 @@ export interface MapSummary {
   updatedAt: string;
 }
 
-const isSeqCursor = (v: unknown) => typeof v === 'string' && /^[0-9]{1,19}$/.test(v);
+const isSeqCursor = (v: unknown) => typeof v === 'string' && /^[0-9]{1,19}$/.test(v) && BigInt(v) <= 9223372036854775807n;
 
 export class Queries {
   readonly #pool: Pool;
@@ -104,12 +104,13 @@ export class Queries {
 
   /** The private fields and their disclosures: for an admin or the link's author only. */
   async privateData(hash: string, actor: Actor): Promise<{ linkHash: string; fields: Record<string, Json>; disclosures: string[] }> {
-    const { rows } = await this.#pool.query<LinkRow & { iv: Buffer | null; ciphertext: Buffer | null; tag: Buffer | null }>(
-      'SELECT l.hash, l.author, p.iv, p.ciphertext, p.tag FROM links l LEFT JOIN private_data p ON p.link_hash = l.hash WHERE l.hash = $1',
+    const { rows } = await this.#pool.query<LinkRow & { process: string; iv: Buffer | null; ciphertext: Buffer | null; tag: Buffer | null }>(
+      'SELECT l.hash, l.author, l.process, p.iv, p.ciphertext, p.tag FROM links l LEFT JOIN private_data p ON p.link_hash = l.hash WHERE l.hash = $1',
       [hash],
     );
     const row = rows[0];
-    if (!row) refuse('not-found', `no link ${hash}`);
+    const visible = await this.visibleProcesses(actor);
+    if (!row || (visible && !visible.includes(row.process))) refuse('not-found', `no link ${hash}`);
     if (actor.role !== 'admin' && !(actor.role === 'participant' && actor.participantId === row.author)) {
       refuse('forbidden', 'private data is readable by an admin and by the link\'s author only');
     }

@@ -3,6 +3,7 @@ import type { Ledger } from '../../ledger/index.js';
 import type { Submission } from '../../ledger/links.js';
 import type { LinkFilters } from '../../ledger/queries.js';
 import { ALL_ROLES, WRITERS, actorOf } from '../auth.js';
+import { isStorableInstant, refuse } from '../../ledger/errors.js';
 import { hash, mapId, name, page, submission, timestamp } from '../schemas.js';
 
 const tags = ['links'];
@@ -58,6 +59,9 @@ export function linkRoutes(app: FastifyInstance, ledger: Ledger, batchMax: numbe
   }, async (request) => {
     const q = request.query as LinkFilters & { limit: number; cursor?: string; tag?: string[] };
     const { limit, cursor, tag, ...filters } = q;
+    for (const [k, v] of [['from', q.from], ['to', q.to]] as const) {
+      if (v !== undefined && !isStorableInstant(v)) refuse('malformed', `${k}=${v} is not a real instant`);
+    }
     return ledger.queries.search({ ...filters, ...(tag ? { tags: tag } : {}) }, limit, cursor, actorOf(request));
   });
 

@@ -57,11 +57,17 @@ export function participantRoutes(app: FastifyInstance, ledger: Ledger): void {
       tags,
       summary: 'Revoke a key: links it signs from now on are refused; earlier ones stay valid',
       params: { type: 'object', required: ['id', 'keyId'], properties: { id: name, keyId } },
-      body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } },
+      description: 'Optional body: {"reason": "…"} (at most 500 characters).',
     },
   }, async (request) => {
     const { id, keyId: key } = request.params as { id: string; keyId: string };
     selfOrAdmin(request, id);
-    return ledger.participants.revokeKey(id, key, (request.body as { reason?: string } | undefined)?.reason);
+    const body = request.body as unknown;
+    const reason = body === undefined || body === null ? undefined : (body as { reason?: unknown }).reason;
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((k) => k !== 'reason'))) {
+      refuse('malformed', 'the body may only be {"reason": "…"}');
+    }
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) refuse('malformed', 'reason must be a string of at most 500 characters');
+    return ledger.participants.revokeKey(id, key, reason);
   });
 }
