@@ -33,7 +33,17 @@ import {
   VerificationError,
   type HeaderFields,
   type ProofV1,
+  type AnchorEvidence,
+  anchorPayload,
+  concatBytes,
+  hashToBigInt,
+  parseBitcoinHeader,
+  parseTransaction,
+  sha256d,
+  targetFromBits,
+  verifyAnchor,
 } from '../src/core/index.js';
+import { buildRegtestAnchor } from './bitcoin-regtest.js';
 
 const seed = (label: string): Uint8Array => sha256(utf8(`pop-golden:${label}`));
 const json = (value: unknown): string => JSON.stringify(value, null, 2) + '\n';
@@ -141,6 +151,13 @@ export function buildGolden(): Map<string, string> {
   });
 
   const notary = { keyId: NOTARY.keyId, alg: NOTARY.alg, publicKey: NOTARY_PUBLIC };
+  // Block 2 anchored in a regtest Bitcoin block built by scripts/bitcoin-regtest.ts (§11).
+  const regtest = buildRegtestAnchor({
+    blockHash: blocks[2]!.blockHash,
+    secretKey: seed('key:bitcoin-wallet'),
+    height: 150,
+    time: Math.floor(blocks[2]!.fields.timestamp / 1000) + 600,
+  });
   const proofOf = (index: number, opts: { historyTo?: number; disclose?: string[] } = {}): ProofV1 => {
     const l = links[index]!;
     const height = index < 3 ? 0 : 1;
@@ -172,6 +189,7 @@ export function buildGolden(): Map<string, string> {
     'link0-history': proofOf(0, { historyTo: 2 }),
     'link2-cosigned': proofOf(2),
     'link4-disclosed': proofOf(4, { historyTo: 2, disclose: ['iban'] }),
+    'link4-anchored': { ...proofOf(4, { historyTo: 2 }), anchor: regtest.evidence },
   };
   const good = proofs['link0-history']!;
   const tampered: Record<string, [ProofV1, string]> = {};
@@ -226,6 +244,22 @@ export function buildGolden(): Map<string, string> {
     p.history!.block.notarySig = toHex(sign('ed25519', other, blockMessage(toHex(blockHash(fromHex(p.history!.block.header))))));
   });
 
+  const anchored = proofs['link4-anchored']!;
+  mutate('anchor-sibling', 'ANCHOR_INVALID', (p) => void (p.anchor!.merkle.siblings[0] = flip(p.anchor!.merkle.siblings[0]!)), anchored);
+  // Without its history the proof's latest block is block 1, but the anchor commits to block 2.
+  mutate('anchor-unlinked', 'ANCHOR_INVALID', (p) => void delete p.history, anchored);
+  mutate('anchor-header-work', 'ANCHOR_INVALID', (p) => {
+    // the first nonce whose header misses the target, with bitcoinBlock.hash to match: no work
+    const header = fromHex(p.anchor!.bitcoinBlock.header);
+    const target = targetFromBits(parseBitcoinHeader(header).bits);
+    for (let n = 0; ; n++) {
+      new DataView(header.buffer).setUint32(76, n, true);
+      if (hashToBigInt(sha256d(header)) > target) break;
+    }
+    p.anchor!.bitcoinBlock.header = toHex(header);
+    p.anchor!.bitcoinBlock.hash = toHex(sha256d(header).reverse());
+  }, anchored);
+
   // Verdicts: what a conforming verifier must answer for each golden proof.
   const verdicts: Record<string, string> = {};
   for (const [name, proof] of Object.entries(proofs)) {
@@ -275,6 +309,7 @@ export function buildGolden(): Map<string, string> {
     inclusion: [[0, 2], [1, 2], [0, 3], [2, 3]].map(([index, size]) => ({ index, size, path: history.inclusionProof(index!, size).map(toHex) })),
     consistency: [[1, 2], [1, 3], [2, 3]].map(([size1, size2]) => ({ size1, size2, proof: history.consistencyProof(size1!, size2).map(toHex) })),
   }));
+  files.set('anchor.json', json(anchorSteps(regtest.evidence)));
   files.set('verdicts.json', json(verdicts));
   return files;
 }
@@ -300,6 +335,43 @@ function merkleExamples() {
       proofs: data.map((_, i) => tree.inclusionProof(i).map(toHex)),
     };
   });
+}
+
+/** The golden anchor's intermediate values, in the order §11 checks them (Bitcoin hashes in internal order). */
+function anchorSteps(e: AnchorEvidence) {
+  const tx = parseTransaction(fromHex(e.tx));
+  const header = parseBitcoinHeader(fromHex(e.bitcoinBlock.header));
+  const opReturn = tx.outputs.find((o) => o.script[0] === 0x6a)!;
+  let h = tx.txid;
+  let pos = e.merkle.pos;
+  const fold = e.merkle.siblings.map((display) => {
+    const sibling = fromHex(display).reverse();
+    const odd = pos % 2 === 1;
+    h = sha256d(odd ? concatBytes(sibling, h) : concatBytes(h, sibling));
+    pos = Math.floor(pos / 2);
+    return { sibling: toHex(sibling), order: odd ? 'sibling ‖ h' : 'h ‖ sibling', h: toHex(h) };
+  });
+  return {
+    note: 'The golden anchor (proofs/link4-anchored.json) step by step. Bitcoin hashes here are in internal order; the evidence writes txid, block hash and siblings reversed (display order).',
+    evidence: e,
+    opReturnScript: toHex(opReturn.script),
+    payload: toHex(anchorPayload(e.blockHash)),
+    segwit: tx.segwit,
+    nonWitnessTx: toHex(tx.stripped),
+    txidInternal: toHex(tx.txid),
+    fold,
+    header: {
+      version: header.version,
+      prevHash: toHex(header.prevHash),
+      merkleRoot: toHex(header.merkleRoot),
+      time: header.time,
+      bits: header.bits.toString(16).padStart(8, '0'),
+      nonce: header.nonce,
+    },
+    headerHashInternal: toHex(header.hash),
+    target: targetFromBits(header.bits).toString(16).padStart(64, '0'),
+    result: verifyAnchor(e, e.blockHash),
+  };
 }
 
 const hasPow = (header: Uint8Array, difficulty: number) => hasProofOfWork(blockHash(header), difficulty);

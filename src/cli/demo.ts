@@ -1,7 +1,7 @@
 // `pop demo`: the five-party order-to-cash workflow on a running service, through the real signing
 // path. Registers the process and the participants if absent (their secret keys are kept in
 // POP_DATA_DIR/demo-keys.json so later runs can sign again), posts complete orders, waits until
-// every link is sealed, and prints the map ids.
+// every link is sealed (or, with --wait anchored, anchored and confirmed), and prints the map ids.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -84,7 +84,6 @@ export async function demo(opts: { maps: string; wait: string; json?: boolean })
   const count = Number(opts.maps);
   if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError('--maps must be an integer from 1 to 1000');
   if (opts.wait !== 'sealed' && opts.wait !== 'anchored') throw new UsageError('--wait must be sealed or anchored');
-  if (opts.wait === 'anchored') throw new UsageError('--wait anchored needs Bitcoin anchoring, which this version does not have yet');
   const say = (s: string) => void (opts.json ? undefined : process.stderr.write(`${s}\n`));
   const dataDir = resolve(process.env['POP_DATA_DIR'] || '.pop-data');
   mkdirSync(dataDir, { recursive: true });
@@ -115,16 +114,23 @@ export async function demo(opts: { maps: string; wait: string; json?: boolean })
     say(`posted ${mapId} (${STEPS.map((s) => s.step).join(' → ')})`);
   }
 
-  say(`waiting until all ${hashes.length} links are sealed…`);
-  const deadline = Date.now() + 120_000;
+  if (opts.wait === 'anchored') {
+    const status = (await api<{ enabled: boolean }>('GET', '/v1/anchors/status')).body;
+    if (!status.enabled) throw new UsageError('--wait anchored: the service does not anchor (start it with POP_ANCHOR=regtest, or a network)');
+  }
+  const want = opts.wait === 'anchored' ? ['confirmed'] : ['sealed', 'anchored', 'confirmed'];
+  say(`waiting until all ${hashes.length} links are ${opts.wait === 'anchored' ? 'anchored and confirmed' : 'sealed'}…`);
+  const deadline = Date.now() + (opts.wait === 'anchored' ? 300_000 : 120_000);
   for (const hash of hashes) {
     for (;;) {
-      const { status } = await api('GET', `/v1/links/${hash}/proof`);
-      if (status === 200) break;
-      if (Date.now() > deadline) throw new UsageError('links were not sealed within 2 minutes: is a sealer running (POP_SEALER)?');
+      const { body } = await api<{ status: string }>('GET', `/v1/links/${hash}`);
+      if (want.includes(body.status)) break;
+      if (Date.now() > deadline) {
+        throw new UsageError(`links were not ${opts.wait} in time: check \`pop anchor status\` and that a sealer runs (POP_SEALER)`);
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
   if (opts.json) process.stdout.write(JSON.stringify({ maps, links: hashes }, null, 2) + '\n');
-  else process.stdout.write(`sealed ${hashes.length} links in ${maps.length} maps:\n${maps.map((m) => `  ${m}`).join('\n')}\n`);
+  else process.stdout.write(`${opts.wait === 'anchored' ? 'anchored and confirmed' : 'sealed'} ${hashes.length} links in ${maps.length} maps:\n${maps.map((m) => `  ${m}`).join('\n')}\n`);
 }

@@ -13,6 +13,7 @@ import { addServiceCommands } from './service-commands.js';
 import { verifyChain } from './chain.js';
 import { demo } from './demo.js';
 import { fetchProof } from './proof.js';
+import { anchorStatus } from './anchor.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -88,6 +89,16 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable report')
     .action(async (opts: { notaryKey?: string; json?: boolean }) => {
       process.exitCode = await verifyChain(opts);
+    });
+
+  program
+    .command('anchor')
+    .description('Bitcoin anchoring')
+    .command('status')
+    .description('the anchoring state of the service at POP_URL: network, address, last confirmed anchor, the one in flight')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      process.exitCode = await anchorStatus(opts);
     });
 
   program

@@ -37,6 +37,8 @@ export function runVerify(file: string, opts: VerifyCliOptions, out: (s: string)
     report.status = result.status;
     report.ok = result.ok;
     report.links = 1;
+    report.anchored = result.anchored ? 1 : 0;
+    // Exit 3 stays for checks this version cannot make; every proof it verifies is fully checked.
     if (!result.ok) exit = EXIT.notChecked;
   } catch (e) {
     if (!(e instanceof VerificationError)) throw e;
@@ -64,7 +66,14 @@ function human(r: Report): string {
   lines.push(`  ✓ notary    ${res.notary.keyId} ${res.notary.pinned ? '(pinned key)' : '(key taken from the file: pass --notary-key to pin it)'}`);
   if (res.history) lines.push(`  ✓ history   block ${res.block.height} is an ancestor of block ${res.history.height}`);
   for (const d of res.disclosed) lines.push(`  ✓ disclosed ${d.field} = ${JSON.stringify(d.value)}`);
-  if (res.anchor === 'not-checked') lines.push('  ? anchor    present but not checked by this version');
-  lines.push(res.ok ? 'VERIFIED' : 'NOT FULLY CHECKED (anchor not checked)');
+  const a = res.anchored;
+  if (a) {
+    lines.push(`  ✓ anchored  in Bitcoin ${a.network} block ${a.bitcoinHeight} ${a.bitcoinBlockHash}, tx ${a.txid}`);
+    if (a.network !== 'mainnet') {
+      lines.push(`            (${a.network} headers can be mined cheaply: only a mainnet anchor carries real evidential weight)`);
+    }
+    lines.push('  ? best chain: not checked offline (pass --bitcoin <esplora-url> to check)');
+  }
+  lines.push(res.ok ? 'VERIFIED' : 'NOT FULLY CHECKED');
   return lines.join('\n') + '\n';
 }

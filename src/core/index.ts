@@ -17,4 +17,6 @@ export * from './link.js';
 export * from './schema.js';
 export { verifyProof, checkHistory, PROOF_TYPE, type ProofV1, type ProofResult, type VerifyOptions } from './proof.js';
 export * from './proof-parts.js';
+export * from './bitcoin.js';
+export * from './anchor.js';
 export type { BundleV1, ProcessDefinition, PublicKeyRecord } from '../generated/schemas.js';

@@ -1,9 +1,11 @@
 // Offline verification of a pop/proof/v1 (docs/protocol.md §8). Nothing in the proof is trusted
 // unverified: shape, link hash, signatures, inclusion, header layout, proof-of-work, the notary's
 // signatures, the history proof and disclosures are each checked, in that order, and the first
-// failure throws a VerificationError with its code. Anchor evidence is verified by the anchoring
-// module; until then a proof that carries one is reported "anchor-not-checked", never "verified".
+// failure throws a VerificationError with its code. Anchor evidence, if present, is verified offline
+// (SPV, anchor.ts) against the proof's latest block; whether the Bitcoin block is on the best chain
+// is the one question left to an outside source, and the result says it was not checked.
 import type { ProofV1 } from '../generated/schemas.js';
+import { type AnchorResult, verifyAnchor } from './anchor.js';
 import { fromHex } from './bytes.js';
 import { fail } from './errors.js';
 import { type HeaderFields } from './header.js';
@@ -24,9 +26,9 @@ export interface VerifyOptions {
 }
 
 export interface ProofResult {
-  /** True only when every check ran and held: no unchecked anchor. */
+  /** True when every check ran and held (anchor included, if the proof carries one). */
   ok: boolean;
-  status: 'verified' | 'anchor-not-checked';
+  status: 'verified';
   linkHash: string;
   link: ProofV1['link'];
   signers: { signer: string; keyId: string; alg: string }[];
@@ -34,7 +36,9 @@ export interface ProofResult {
   /** The later block the history proof ties this block to, if any. */
   history?: { height: number; hash: string };
   notary: NotaryPin;
-  anchor: 'absent' | 'not-checked';
+  anchor: 'absent' | 'verified';
+  /** The verified anchor, when the proof carries one. */
+  anchored?: AnchorResult;
   disclosed: { field: string; value: Json }[];
 }
 
@@ -76,10 +80,11 @@ export function verifyProof(value: unknown, opts: VerifyOptions): ProofResult {
   }
 
   const disclosed = disclosedFields(proof.disclosures ?? [], link.digests);
-  const anchor = proof.anchor === undefined ? 'absent' : 'not-checked';
+  // The anchor commits to the latest block of the proof: the history block if there is one.
+  const anchored = proof.anchor === undefined ? undefined : verifyAnchor(proof.anchor, history?.hash ?? block.hash);
   return {
-    ok: anchor === 'absent',
-    status: anchor === 'absent' ? 'verified' : 'anchor-not-checked',
+    ok: true,
+    status: 'verified',
     linkHash: hash,
     link,
     signers,
@@ -91,7 +96,8 @@ export function verifyProof(value: unknown, opts: VerifyOptions): ProofResult {
     },
     ...(history ? { history } : {}),
     notary: { ...notary, pinned: pin },
-    anchor,
+    anchor: anchored ? 'verified' : 'absent',
+    ...(anchored ? { anchored } : {}),
     disclosed,
   };
 }

@@ -421,14 +421,93 @@ export const proofSchema = {
       }
     },
     "anchor": {
-      "description": "Bitcoin anchor evidence for the latest block of the proof; its format and verification land with anchoring.",
-      "type": "object"
+      "$ref": "https://proof-of-process.dev/schemas/proof.json#/$defs/anchor"
     }
   },
   "$defs": {
     "hash": {
       "type": "string",
       "pattern": "^[0-9a-f]{64}$"
+    },
+    "anchor": {
+      "description": "Bitcoin anchor evidence for the latest block of the proof (docs/protocol.md §11): a transaction whose one OP_RETURN output carries \"POP1\" ‖ blockHash, its Merkle branch in a Bitcoin block and that block's 80-byte header. Bitcoin hashes (txid, bitcoinBlock.hash, merkle.siblings) are in display (reversed) order, as explorers show them; tx and header are wire bytes.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "network",
+        "blockHash",
+        "txid",
+        "tx",
+        "bitcoinBlock",
+        "merkle"
+      ],
+      "properties": {
+        "network": {
+          "type": "string",
+          "enum": [
+            "mainnet",
+            "testnet",
+            "testnet4",
+            "signet",
+            "regtest"
+          ]
+        },
+        "blockHash": {
+          "$ref": "https://proof-of-process.dev/schemas/proof.json#/$defs/hash"
+        },
+        "txid": {
+          "$ref": "https://proof-of-process.dev/schemas/proof.json#/$defs/hash"
+        },
+        "tx": {
+          "type": "string",
+          "minLength": 2,
+          "maxLength": 800000,
+          "pattern": "^(?:[0-9a-f]{2})+$"
+        },
+        "bitcoinBlock": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "hash",
+            "height",
+            "header"
+          ],
+          "properties": {
+            "hash": {
+              "$ref": "https://proof-of-process.dev/schemas/proof.json#/$defs/hash"
+            },
+            "height": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "header": {
+              "type": "string",
+              "pattern": "^[0-9a-f]{160}$"
+            }
+          }
+        },
+        "merkle": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "pos",
+            "siblings"
+          ],
+          "properties": {
+            "pos": {
+              "type": "integer",
+              "minimum": 0
+            },
+            "siblings": {
+              "type": "array",
+              "maxItems": 64,
+              "items": {
+                "$ref": "https://proof-of-process.dev/schemas/proof.json#/$defs/hash"
+              }
+            }
+          }
+        }
+      }
     },
     "signedHeader": {
       "type": "object",

@@ -17,7 +17,8 @@ export interface DataCipher {
 
 export type LedgerEvent =
   | { type: 'link.accepted'; linkHash: string; process: string; mapId: string; step: string; author: string; acceptedAt: string }
-  | { type: 'block.sealed'; height: number; hash: string; leafCount: number; timestamp: number };
+  | { type: 'block.sealed'; height: number; hash: string; leafCount: number; timestamp: number }
+  | { type: 'anchor.confirmed'; height: number; blockHash: string; txid: string; network: string; bitcoinHeight: number };
 
 export interface EventSink {
   emit(event: LedgerEvent): void;

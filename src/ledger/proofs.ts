@@ -65,6 +65,69 @@ const toBlock = (r: BlockRow): BlockRecord => ({
   sealedAt: r.sealed_at.toISOString(),
 });
 
+interface AnchorEvidenceRow {
+  id: string;
+  network: string;
+  block_height: string;
+  block_hash: string;
+  txid: string;
+  raw_tx: string;
+  fee_sats: string;
+  vsize: number;
+  status: string;
+  created_at: Date;
+  broadcast_at: Date | null;
+  confirmed_at: Date | null;
+  bitcoin_block_hash: string | null;
+  bitcoin_height: number | null;
+  bitcoin_header: string | null;
+  merkle_pos: number | null;
+  merkle_siblings: string[] | null;
+  detail: string | null;
+}
+
+export interface AnchorRecord {
+  network: string;
+  blockHeight: number;
+  blockHash: string;
+  txid: string;
+  status: string;
+  feeSats: number;
+  vsize: number;
+  createdAt: string;
+  broadcastAt: string | null;
+  confirmedAt: string | null;
+  bitcoinBlock: { hash: string; height: number } | null;
+  detail: string | null;
+}
+
+const toAnchorRecord = (a: AnchorEvidenceRow): AnchorRecord => ({
+  network: a.network,
+  blockHeight: Number(a.block_height),
+  blockHash: a.block_hash,
+  txid: a.txid,
+  status: a.status,
+  feeSats: Number(a.fee_sats),
+  vsize: a.vsize,
+  createdAt: a.created_at.toISOString(),
+  broadcastAt: a.broadcast_at?.toISOString() ?? null,
+  confirmedAt: a.confirmed_at?.toISOString() ?? null,
+  bitcoinBlock: a.bitcoin_block_hash ? { hash: a.bitcoin_block_hash, height: a.bitcoin_height! } : null,
+  detail: a.detail,
+});
+
+/** The anchor evidence of protocol.md §11, from a confirmed anchor's row. */
+function anchorEvidence(a: AnchorEvidenceRow) {
+  return {
+    network: a.network,
+    blockHash: a.block_hash,
+    txid: a.txid,
+    tx: a.raw_tx,
+    bitcoinBlock: { hash: a.bitcoin_block_hash!, height: a.bitcoin_height!, header: a.bitcoin_header! },
+    merkle: { pos: a.merkle_pos!, siblings: a.merkle_siblings! },
+  };
+}
+
 export type ProofAnswer =
   | { status: 'sealed'; proof: ProofV1 }
   | { status: 'accepted'; linkHash: string; acceptedAt: string; detail: string };
@@ -135,14 +198,52 @@ export class Proofs {
       block: { header: block.header, notarySig: block.notarySig },
       notary: { keyId: this.#notary.keyId, alg: 'ed25519', publicKey: this.#notary.publicKey },
     };
-    const tip = await this.tip();
-    if (tip && tip.height > height) {
+    // Tie the block to the first anchored block at or after it (with its anchor evidence), or else
+    // to the tip, so the proof shows the block's place in the chain either way.
+    const anchor = await this.#firstAnchorFrom(height);
+    const later = anchor ? await this.block(anchor.height) : await this.tip();
+    if (later && later.height > height) {
       proof.history = {
-        block: { header: tip.header, notarySig: tip.notarySig },
-        path: (await this.#historyProof(inclusionRanges(height, tip.height))).map(toHex),
+        block: { header: later.header, notarySig: later.notarySig },
+        path: (await this.#historyProof(inclusionRanges(height, later.height))).map(toHex),
       };
     }
+    if (anchor) proof.anchor = anchor.evidence;
     return { status: 'sealed', proof };
+  }
+
+  async #firstAnchorFrom(height: number): Promise<{ height: number; evidence: NonNullable<ProofV1['anchor']> } | undefined> {
+    const { rows } = await this.#pool.query<AnchorEvidenceRow>(
+      "SELECT * FROM anchors WHERE status = 'confirmed' AND block_height >= $1 ORDER BY block_height, id LIMIT 1",
+      [height],
+    );
+    const a = rows[0];
+    return a && { height: Number(a.block_height), evidence: anchorEvidence(a) as NonNullable<ProofV1['anchor']> };
+  }
+
+  async anchors(limit: number, cursor?: string): Promise<Page<AnchorRecord>> {
+    const before = cursor === undefined ? null : (decodeCursor(cursor, (v) => Number.isSafeInteger(v)) as number);
+    const { rows } = await this.#pool.query<AnchorEvidenceRow>(
+      'SELECT * FROM anchors WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2',
+      [before, limit + 1],
+    );
+    const items = rows.slice(0, limit).map(toAnchorRecord);
+    return { items, next: rows.length > limit ? encodeCursor(Number(rows[limit - 1]!.id)) : null };
+  }
+
+  async anchorStatus(): Promise<Record<string, unknown>> {
+    const state = await this.#pool.query<{ network: string; address: string; state: string; detail: string | null; updated_at: Date }>('SELECT * FROM anchor_state WHERE id = 1');
+    const counts = await this.#pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM anchors GROUP BY status');
+    const last = await this.#pool.query<AnchorEvidenceRow>("SELECT * FROM anchors WHERE status = 'confirmed' ORDER BY block_height DESC LIMIT 1");
+    const inFlight = await this.#pool.query<AnchorEvidenceRow>("SELECT * FROM anchors WHERE status IN ('signed', 'broadcast') LIMIT 1");
+    const s = state.rows[0];
+    return {
+      enabled: s !== undefined,
+      ...(s ? { network: s.network, address: s.address, state: s.state, detail: s.detail, updatedAt: s.updated_at.toISOString() } : { state: 'off' }),
+      counts: Object.fromEntries(counts.rows.map((r) => [r.status, r.n])),
+      lastConfirmed: last.rows[0] ? toAnchorRecord(last.rows[0]) : null,
+      inFlight: inFlight.rows[0] ? toAnchorRecord(inFlight.rows[0]) : null,
+    };
   }
 
   /** RFC 6962 consistency proof of the history from size `from` to size `to`, with both roots. */

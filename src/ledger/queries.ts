@@ -13,8 +13,8 @@ import type { DataCipher, Notary } from './ports.js';
 
 export interface LinkRecord {
   linkHash: string;
-  /** accepted → sealed (in a block); anchoring states join with anchoring */
-  status: 'accepted' | 'sealed';
+  /** accepted → sealed (in a block) → anchored (tx broadcast) → confirmed (enough confirmations) */
+  status: 'accepted' | 'sealed' | 'anchored' | 'confirmed';
   block: { height: number; leafIndex: number } | null;
   link: Link;
   signatures: SubmittedSignature[];
@@ -31,9 +31,16 @@ interface LinkRow {
   author: string;
   seal_height: string | null;
   seal_index: number | null;
+  status: LinkRecord['status'];
 }
 
-const LINK_SELECT = 'SELECT l.*, s.height AS seal_height, s.leaf_index AS seal_index FROM links l LEFT JOIN link_seals s ON s.link_hash = l.hash';
+// Status: accepted → sealed → anchored (an anchor covering its block is broadcast) → confirmed.
+const LINK_SELECT = `SELECT l.*, s.height AS seal_height, s.leaf_index AS seal_index,
+  CASE WHEN s.height IS NULL THEN 'accepted'
+       WHEN EXISTS (SELECT 1 FROM anchors a WHERE a.status = 'confirmed' AND a.block_height >= s.height) THEN 'confirmed'
+       WHEN EXISTS (SELECT 1 FROM anchors a WHERE a.status = 'broadcast' AND a.block_height >= s.height) THEN 'anchored'
+       ELSE 'sealed' END AS status
+  FROM links l LEFT JOIN link_seals s ON s.link_hash = l.hash`;
 
 export interface LinkFilters {
   process?: string;
@@ -73,7 +80,7 @@ export class Queries {
     const { keyId, publicKey } = this.#notary;
     return {
       linkHash: r.hash,
-      status: r.seal_height === null ? 'accepted' : 'sealed',
+      status: r.status,
       block: r.seal_height === null ? null : { height: Number(r.seal_height), leafIndex: r.seal_index! },
       link: JSON.parse(r.canonical) as Link,
       signatures: r.signatures,

@@ -24,6 +24,9 @@ export interface SealerOptions {
   difficulty: number;
   now: () => Date;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
+  /** Work that runs on the leader only, between seals (the anchorer); its errors never stop sealing. */
+  onLeaderTick?: () => Promise<void>;
+  leaderTickMs?: number;
 }
 
 const SEALER_LOCK = 0x706f7073; // 'pops'
@@ -69,6 +72,7 @@ export class Sealer {
           await this.#sleep(LEADER_RETRY_MS);
           continue;
         }
+        await this.#leaderTick();
         const waitMs = await this.#due();
         if (waitMs > 0) {
           await this.#sleep(Math.min(waitMs, POLL_MS));
@@ -82,6 +86,17 @@ export class Sealer {
         await this.#release();
         await this.#sleep(LEADER_RETRY_MS);
       }
+    }
+  }
+
+  #lastTick = 0;
+  async #leaderTick(): Promise<void> {
+    if (!this.#o.onLeaderTick || Date.now() - this.#lastTick < (this.#o.leaderTickMs ?? 1000)) return;
+    this.#lastTick = Date.now();
+    try {
+      await this.#o.onLeaderTick();
+    } catch (e) {
+      this.#o.log?.('leader task failed', { error: (e as Error).message });
     }
   }
 

@@ -19,6 +19,12 @@ export interface Config {
   blockIntervalMs: number;
   powBits: number;
   sealer: boolean; // false: this server accepts links but never seals (another one does)
+  anchor: 'off' | 'regtest' | 'testnet' | 'testnet4' | 'signet' | 'mainnet';
+  esploraUrl: string | undefined;
+  btcWif: string | undefined;
+  anchorIntervalMs: number;
+  anchorConfirmations: number;
+  anchorFeeFloor: number;
 }
 
 export class ConfigError extends Error {
@@ -67,5 +73,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     blockIntervalMs: int(env, 'POP_BLOCK_INTERVAL_MS', 1_000, 10, 3_600_000),
     powBits: int(env, 'POP_POW_BITS', 16, 0, 32),
     sealer: (env['POP_SEALER'] ?? 'on') !== 'off',
+    ...anchorConfig(env),
+  };
+}
+
+const NETWORKS = ['off', 'regtest', 'testnet', 'testnet4', 'signet', 'mainnet'] as const;
+
+function anchorConfig(env: NodeJS.ProcessEnv): Pick<Config, 'anchor' | 'esploraUrl' | 'btcWif' | 'anchorIntervalMs' | 'anchorConfirmations' | 'anchorFeeFloor'> {
+  const anchor = (env['POP_ANCHOR'] || 'off') as Config['anchor'];
+  if (!NETWORKS.includes(anchor)) throw new ConfigError(`POP_ANCHOR=${anchor} must be one of ${NETWORKS.join(', ')}`);
+  const esploraUrl = env['POP_ESPLORA_URL'] || undefined;
+  if (anchor !== 'off' && anchor !== 'regtest' && !esploraUrl) throw new ConfigError(`POP_ANCHOR=${anchor} needs POP_ESPLORA_URL (an Esplora API base, e.g. https://blockstream.info/testnet/api)`);
+  if (esploraUrl && !/^https?:\/\//.test(esploraUrl)) throw new ConfigError('POP_ESPLORA_URL must be an http(s) URL');
+  const btcWif = env['POP_BTC_WIF'] || undefined;
+  if (anchor !== 'off' && anchor !== 'regtest' && !btcWif) throw new ConfigError(`POP_ANCHOR=${anchor} needs POP_BTC_WIF (the WIF of a funded P2WPKH key)`);
+  const feeFloor = Number(env['POP_ANCHOR_FEE_FLOOR'] || '1');
+  if (!(feeFloor >= 0.1 && feeFloor <= 10_000)) throw new ConfigError('POP_ANCHOR_FEE_FLOOR must be a number of sat/vB from 0.1 to 10000');
+  return {
+    anchor,
+    esploraUrl,
+    btcWif,
+    anchorIntervalMs: int(env, 'POP_ANCHOR_INTERVAL_MS', anchor === 'regtest' ? 2_000 : 600_000, 100, 86_400_000),
+    anchorConfirmations: int(env, 'POP_ANCHOR_CONFIRMATIONS', anchor === 'regtest' ? 1 : 6, 1, 1000),
+    anchorFeeFloor: feeFloor,
   };
 }

@@ -6,6 +6,7 @@ import { startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
 import { buildApp } from '../http/app.js';
 import { Sealer } from '../ledger/sealer.js';
+import { type AnchoringHandle, startAnchoring } from './anchoring.js';
 import { aesGcmCipher } from '../node/cipher.js';
 import { ed25519Notary } from '../node/notary.js';
 import { nodeVerifier } from '../node/verifier.js';
@@ -55,6 +56,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       adminKey = (await ledger.apiKeys.bootstrapAdmin()) ?? undefined;
       if (adminKey) adminKeyFile = writeSecretFile(config.dataDir, 'admin.key', adminKey);
     }
+    const anchoring: AnchoringHandle | undefined = config.anchor === 'off' ? undefined : await startAnchoring(config, appPool, events, (msg, extra) => app.log.info(extra ?? {}, msg), log);
     const sealer = new Sealer({
       databaseUrl,
       pool: appPool,
@@ -65,6 +67,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       difficulty: config.powBits,
       now: () => new Date(),
       log: (msg, extra) => app.log.info(extra ?? {}, msg),
+      ...(anchoring ? { onLeaderTick: () => anchoring.anchorer.tick(), leaderTickMs: Math.min(1000, config.anchorIntervalMs) } : {}),
     });
     if (config.sealer) sealer.start();
     const address = await app.listen({ port: config.port, host: config.host });
@@ -76,6 +79,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       embedded: embedded !== undefined,
       async close() {
         await sealer.stop();
+        await anchoring?.stop();
         await app.close();
         await embedded?.stop();
       },

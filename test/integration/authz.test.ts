@@ -233,6 +233,8 @@ const ROWS: Row[] = [
   { route: 'GET /v1/blocks/:height', name: 'GET /v1/blocks/:height', method: 'GET', url: () => '/v1/blocks/0', expect: E(A, A, A, A, A, A) },
   { route: 'GET /v1/blocks/:height/links', name: 'GET /v1/blocks/:height/links', method: 'GET', url: () => '/v1/blocks/0/links', expect: E(A, A, A, A, A, A) },
   { route: 'GET /v1/history/consistency', name: 'GET /v1/history/consistency', method: 'GET', url: () => '/v1/history/consistency?from=1&to=1', expect: E(A, A, A, A, A, A) },
+  { route: 'GET /v1/anchors', name: 'GET /v1/anchors', method: 'GET', url: () => '/v1/anchors', expect: E(200, 200, 200, 200, 200, 200) },
+  { route: 'GET /v1/anchors/status', name: 'GET /v1/anchors/status', method: 'GET', url: () => '/v1/anchors/status', expect: E(200, 200, 200, 200, 200, 200) },
 ];
 
 /** Every /v1 route the app serves (method and Fastify path), read from its route tree; HEAD mirrors GET. */

@@ -52,11 +52,12 @@ describe('verifyProof', () => {
     expect(codeOf(load('link0-history.json'), { ...opts, notaryKeys: ['00'.repeat(32)] })).toBe('NOTARY_KEY_MISMATCH');
   });
 
-  test('a proof carrying an anchor is not "verified" until anchors are checked', () => {
-    const p = { ...load('link0-history.json'), anchor: { network: 'regtest' } };
-    const r = verifyProof(p, opts);
-    expect(r.ok).toBe(false);
-    expect(r.status).toBe('anchor-not-checked');
+  test('anchor evidence is checked: incomplete evidence is malformed, a valid anchor is reported', () => {
+    expect(codeOf({ ...load('link0-history.json'), anchor: { network: 'regtest' } })).toBe('MALFORMED');
+    const r = verifyProof(load('link4-anchored.json'), opts);
+    expect(r.ok).toBe(true);
+    expect(r.anchor).toBe('verified');
+    expect(r.anchored).toMatchObject({ network: 'regtest', blockHash: r.history?.hash, bestChain: 'not-checked' });
   });
 
   test.each<[string, (p: ProofV1) => unknown, string]>([

@@ -70,4 +70,17 @@ export function blockRoutes(app: FastifyInstance, ledger: Ledger): void {
     const q = request.query as { from: number; to: number };
     return ledger.proofs.consistency(q.from, q.to);
   });
+
+  app.get('/v1/anchors', {
+    config: { roles: ALL_ROLES },
+    schema: { tags: ['anchors'], summary: 'Bitcoin anchors, newest first', querystring: page },
+  }, async (request) => {
+    const q = request.query as { limit: number; cursor?: string };
+    return ledger.proofs.anchors(q.limit, q.cursor);
+  });
+
+  app.get('/v1/anchors/status', {
+    config: { roles: ALL_ROLES },
+    schema: { tags: ['anchors'], summary: 'Anchoring state: network, address, ok | waiting | insufficient-funds | unreachable | rejected, counts, last confirmed, in flight' },
+  }, async () => ledger.proofs.anchorStatus());
 }
