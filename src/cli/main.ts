@@ -37,8 +37,9 @@ export function buildProgram(): Command {
     .argument('<file>', 'a pop/proof/v1 JSON file, or - for standard input')
     .option('--json', 'print a machine-readable report')
     .option('--notary-key <hex>', 'trust only this notary public key (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action((file: string, opts: { json?: boolean; notaryKey: string[] }) => {
-      process.exitCode = runVerify(file, opts, (s) => process.stdout.write(s));
+    .option('--bitcoin <esplora-url>', "also ask this Esplora whether the anchor's Bitcoin block is on the best chain (the one online check)")
+    .action(async (file: string, opts: { json?: boolean; notaryKey: string[]; bitcoin?: string }) => {
+      process.exitCode = await runVerify(file, opts, (s) => process.stdout.write(s));
     });
 
   program

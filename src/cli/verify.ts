@@ -4,10 +4,14 @@ import { PROOF_TYPE, type ProofResult, verifyProof } from '../core/proof.js';
 import { nodeVerifier } from '../node/verifier.js';
 import { EXIT, UsageError, exitCodeFor } from './exit.js';
 import { readJsonFile } from './io.js';
+import { Esplora, EsploraError } from '../anchor/esplora.js';
+import { ApiError } from './client.js';
 
 export interface VerifyCliOptions {
   json?: boolean;
   notaryKey?: string[];
+  /** An Esplora API base to ask whether the anchor's Bitcoin block is on the best chain. */
+  bitcoin?: string;
 }
 
 interface Report {
@@ -18,9 +22,11 @@ interface Report {
   anchored: number;
   failures: { code: string; message: string }[];
   result?: ProofResult;
+  /** The one check that needs an outside source, made when --bitcoin is given. */
+  bestChain?: { esplora: string; inBestChain: boolean; confirmations: number | null };
 }
 
-export function runVerify(file: string, opts: VerifyCliOptions, out: (s: string) => void): number {
+export async function runVerify(file: string, opts: VerifyCliOptions, out: (s: string) => void): Promise<number> {
   const value = readJsonFile(file);
   const type = typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
     ? (value as { type: string }).type
@@ -40,8 +46,14 @@ export function runVerify(file: string, opts: VerifyCliOptions, out: (s: string)
     report.anchored = result.anchored ? 1 : 0;
     // Exit 3 stays for checks this version cannot make; every proof it verifies is fully checked.
     if (!result.ok) exit = EXIT.notChecked;
+    if (result.anchored && opts.bitcoin) report.bestChain = await bestChain(opts.bitcoin, result.anchored.bitcoinBlockHash);
+    if (report.bestChain && !report.bestChain.inBestChain) {
+      throw new VerificationError('ANCHOR_INVALID', `Bitcoin block ${result.anchored!.bitcoinBlockHash} is not on the best chain according to ${opts.bitcoin}`);
+    }
   } catch (e) {
     if (!(e instanceof VerificationError)) throw e;
+    report.ok = false;
+    report.status = 'failed';
     report.failures.push({ code: e.code, message: e.message });
     exit = exitCodeFor(e.code);
   }
@@ -72,8 +84,24 @@ function human(r: Report): string {
     if (a.network !== 'mainnet') {
       lines.push(`            (${a.network} headers can be mined cheaply: only a mainnet anchor carries real evidential weight)`);
     }
-    lines.push('  ? best chain: not checked offline (pass --bitcoin <esplora-url> to check)');
+    const b = r.bestChain;
+    if (b) lines.push(`  ✓ best chain: on ${b.esplora}'s best chain, ${b.confirmations ?? '?'} confirmations`);
+    else lines.push('  ? best chain: not checked offline (pass --bitcoin <esplora-url> to check)');
   }
   lines.push(res.ok ? 'VERIFIED' : 'NOT FULLY CHECKED');
   return lines.join('\n') + '\n';
+}
+
+async function bestChain(esplora: string, blockHash: string): Promise<NonNullable<Report['bestChain']>> {
+  if (!/^https?:\/\//.test(esplora)) throw new UsageError('--bitcoin must be an http(s) Esplora API base');
+  const client = new Esplora(esplora);
+  try {
+    const status = await client.blockStatus(blockHash);
+    const tip = status.in_best_chain && typeof status.height === 'number' ? await client.tipHeight() : undefined;
+    return { esplora: client.baseUrl, inBestChain: status.in_best_chain, confirmations: tip === undefined ? null : tip - status.height! + 1 };
+  } catch (e) {
+    if (e instanceof EsploraError && e.kind === 'not-found') return { esplora: client.baseUrl, inBestChain: false, confirmations: null };
+    if (e instanceof EsploraError) throw new ApiError(`--bitcoin: ${e.message}`, EXIT.unreachable);
+    throw e;
+  }
 }

@@ -18,7 +18,7 @@ import { migrationsCurrent } from '../db/migrate.js';
 import { authPlugin } from './auth.js';
 import { type BodyError, parseStrictJson } from './json-body.js';
 import { LedgerError } from '../ledger/errors.js';
-import { metricsPlugin } from './metrics.js';
+import { ledgerGauges, metricsPlugin } from './metrics.js';
 import { PROBLEM_BASE, problemsPlugin, sendProblem } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { blockRoutes } from './routes/blocks.js';
@@ -83,6 +83,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   problemsPlugin(app, (code) => metrics.rejections.inc({ type: code }));
   await app.register(fastifyPostgres, { connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
   const pool = (app as unknown as { pg: { pool: Pool } }).pg.pool;
+  ledgerGauges(metrics.registry, pool);
   const events = new EventBus();
   const ledger = createLedger({
     pool,

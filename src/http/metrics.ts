@@ -1,7 +1,8 @@
 // Prometheus metrics (prom-client) on a registry of the app's own, so two apps in one process
 // (tests) do not collide.
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Pool } from 'pg';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -29,4 +30,48 @@ export function metricsPlugin(app: FastifyInstance): Metrics {
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   return { registry, linksAccepted, rejections };
+}
+
+/** Chain and anchoring gauges, read from the database at scrape time (any server reports them). */
+export function ledgerGauges(registry: Registry, pool: Pool): void {
+  new Gauge({
+    name: 'pop_chain_height',
+    help: 'Height of the latest sealed block (-1 before the first)',
+    registers: [registry],
+    async collect() {
+      const { rows } = await pool.query<{ h: string | null }>('SELECT max(height) AS h FROM blocks');
+      this.set(rows[0]?.h === null || rows[0]?.h === undefined ? -1 : Number(rows[0].h));
+    },
+  });
+  new Gauge({
+    name: 'pop_links_unsealed',
+    help: 'Accepted links waiting for a block',
+    registers: [registry],
+    async collect() {
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM unsealed_links');
+      this.set(rows[0]?.n ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'pop_anchors',
+    help: 'Bitcoin anchors by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const { rows } = await pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM anchors GROUP BY status');
+      this.reset();
+      for (const r of rows) this.set({ status: r.status }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'pop_anchor_state',
+    help: 'The anchorer state (1 for the current one): ok, waiting, insufficient-funds, unreachable, rejected',
+    labelNames: ['state', 'network'],
+    registers: [registry],
+    async collect() {
+      const { rows } = await pool.query<{ state: string; network: string }>('SELECT state, network FROM anchor_state WHERE id = 1');
+      this.reset();
+      if (rows[0]) this.set({ state: rows[0].state, network: rows[0].network }, 1);
+    },
+  });
 }

@@ -1,7 +1,13 @@
 // Anchoring end to end on the local regtest network: links → block → anchor tx → mined → confirmed →
 // a proof that verifies offline with its anchor; and the faults: a crash between signing and
 // broadcast, a restart while unconfirmed, reorgs that move or drop the anchor, no funds, no network.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { exitCodeFor } from '../../src/cli/exit.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type ProofV1, verifyProof } from '../../src/core/index.js';
 import { Anchorer } from '../../src/anchor/anchorer.js';
@@ -55,6 +61,15 @@ async function postAndSeal(n = 2): Promise<string[]> {
 
 async function anchors(): Promise<{ txid: string; status: string; block_height: string; bitcoin_block_hash: string | null }[]> {
   return (await svc.pool.query("SELECT txid, status, block_height, bitcoin_block_hash FROM anchors ORDER BY id")).rows;
+}
+
+const root = join(fileURLToPath(import.meta.url), '../../..');
+function popVerify(file: string, bitcoin: string): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile('node', ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'verify', file, '--json', '--bitcoin', bitcoin], { cwd: root }, (error, stdout) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout }),
+    );
+  });
 }
 
 const verify = (proof: unknown) => verifyProof(proof, { verifier: nodeVerifier, notaryKeys: [svc.notaryPublicKey] });
@@ -142,7 +157,16 @@ describe('anchoring on the local regtest network', () => {
     const before = (await anchors()).at(-1)!;
     expect(before.status).toBe('confirmed');
 
+    // Online, the one check that needs an outside source: is that Bitcoin block on the best chain?
+    const file = join(mkdtempSync(join(tmpdir(), 'pop-anchor-')), 'proof.json');
+    writeFileSync(file, (await svc.request('GET', `/v1/links/${hash}/proof`)).body);
+    const online = await popVerify(file, net.url);
+    expect(online.code, online.stdout).toBe(0);
+    expect(JSON.parse(online.stdout)).toMatchObject({ ok: true, anchored: 1, bestChain: { inBestChain: true, confirmations: 1 } });
+
     await net.reorg(1); // the tx goes back to the mempool and into the replacement block
+    const stale = await popVerify(file, net.url); // the saved proof names a block that is no longer on the best chain
+    expect(stale.code).toBe(exitCodeFor('ANCHOR_INVALID'));
     await a.tick();
     const moved = (await anchors()).at(-1)!;
     expect(moved.txid).toBe(before.txid);
@@ -187,6 +211,9 @@ describe('anchoring on the local regtest network', () => {
     await anchorer(new Esplora('http://127.0.0.1:9')).tick();
     st = (await svc.request('GET', '/v1/anchors/status')).json;
     expect(st['state']).toBe('unreachable');
+    const metrics = (await svc.request('GET', '/metrics', { key: null })).body;
+    expect(metrics).toMatch(/pop_anchor_state\{state="unreachable",network="regtest"\} 1/);
+    expect(metrics).toMatch(/pop_anchors\{status="confirmed"\} [1-9]/);
 
     const [hash] = await postAndSeal(1);
     expect((await svc.request('GET', `/v1/links/${hash}`)).json['status']).toBe('sealed');
