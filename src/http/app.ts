@@ -22,6 +22,7 @@ import { ledgerGauges, metricsPlugin } from './metrics.js';
 import { PROBLEM_BASE, problemsPlugin, sendProblem } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { blockRoutes } from './routes/blocks.js';
+import { bundleRoutes } from './routes/bundles.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
 import { participantRoutes } from './routes/participants.js';
@@ -137,6 +138,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   apiKeyRoutes(app, ledger);
   linkRoutes(app, ledger, opts.limits.batchMax);
   blockRoutes(app, ledger);
+  bundleRoutes(app, ledger);
   eventRoutes(app, events, ledger);
 
   return { app, ledger, events, pool };

@@ -6,6 +6,8 @@ import { Participants } from './participants.js';
 import type { EventSink, LedgerDeps, LedgerEvent } from './ports.js';
 import { Processes } from './processes.js';
 import { Proofs } from './proofs.js';
+import { Disclosures } from './disclosures.js';
+import { Bundles } from './bundles.js';
 import { Queries } from './queries.js';
 
 /** In-process fan-out of ledger events to the event stream's subscribers. */
@@ -30,19 +32,25 @@ export interface Ledger {
   links: Links;
   queries: Queries;
   proofs: Proofs;
+  disclosures: Disclosures;
+  bundles: Bundles;
   deps: LedgerDeps;
 }
 
 export function createLedger(deps: LedgerDeps): Ledger {
   const processes = new Processes(deps.pool);
   const queries = new Queries(deps.pool, deps.notary, deps.cipher);
+  const proofs = new Proofs(deps.pool, deps.notary, queries);
+  const disclosures = new Disclosures(deps.pool, deps.cipher, queries);
   return {
     processes,
     participants: new Participants(deps.pool, deps.now),
     apiKeys: new ApiKeys(deps.pool),
     links: new Links(deps, processes),
     queries,
-    proofs: new Proofs(deps.pool, deps.notary, queries),
+    proofs,
+    disclosures,
+    bundles: new Bundles(deps.pool, deps.notary, queries, proofs, disclosures),
     deps,
   };
 }

@@ -221,6 +221,17 @@ export class Proofs {
     return a && { height: Number(a.block_height), evidence: anchorEvidence(a) as NonNullable<ProofV1['anchor']> };
   }
 
+  /** The evidence of the confirmed anchor that commits to exactly this block, if any. */
+  async anchorEvidence(height: number): Promise<ReturnType<typeof anchorEvidence> | undefined> {
+    const { rows } = await this.#pool.query<AnchorEvidenceRow>("SELECT * FROM anchors WHERE status = 'confirmed' AND block_height = $1 ORDER BY id LIMIT 1", [height]);
+    return rows[0] && anchorEvidence(rows[0]);
+  }
+
+  /** A history proof (hex) for the given ranges, from stored nodes. */
+  async historyPath(ranges: ReturnType<typeof inclusionRanges>): Promise<string[]> {
+    return (await this.#historyProof(ranges)).map(toHex);
+  }
+
   async anchors(limit: number, cursor?: string): Promise<Page<AnchorRecord>> {
     const before = cursor === undefined ? null : (decodeCursor(cursor, (v) => Number.isSafeInteger(v)) as number);
     const { rows } = await this.#pool.query<AnchorEvidenceRow>(

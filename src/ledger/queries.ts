@@ -111,8 +111,9 @@ export class Queries {
 
   /** The private fields and their disclosures: for an admin or the link's author only. */
   async privateData(hash: string, actor: Actor): Promise<{ linkHash: string; fields: Record<string, Json>; disclosures: string[] }> {
-    const { rows } = await this.#pool.query<LinkRow & { process: string; iv: Buffer | null; ciphertext: Buffer | null; tag: Buffer | null }>(
-      'SELECT l.hash, l.author, l.process, p.iv, p.ciphertext, p.tag FROM links l LEFT JOIN private_data p ON p.link_hash = l.hash WHERE l.hash = $1',
+    const { rows } = await this.#pool.query<LinkRow & { process: string; iv: Buffer | null; ciphertext: Buffer | null; tag: Buffer | null; erased_at: Date | null }>(
+      `SELECT l.hash, l.author, l.process, p.iv, p.ciphertext, p.tag, e.erased_at FROM links l
+         LEFT JOIN private_data p ON p.link_hash = l.hash LEFT JOIN erasures e ON e.link_hash = l.hash WHERE l.hash = $1`,
       [hash],
     );
     const row = rows[0];
@@ -121,6 +122,7 @@ export class Queries {
     if (actor.role !== 'admin' && !(actor.role === 'participant' && actor.participantId === row.author)) {
       refuse('forbidden', 'private data is readable by an admin and by the link\'s author only');
     }
+    if (row.erased_at) refuse('gone', `the private data of ${hash} was erased at ${row.erased_at.toISOString()}`);
     if (!row.ciphertext || !row.iv || !row.tag) return { linkHash: hash, fields: {}, disclosures: [] };
     const disclosures = JSON.parse(this.#cipher.decrypt({ iv: row.iv, ciphertext: row.ciphertext, tag: row.tag }, hash)) as string[];
     const fields: Record<string, Json> = {};
