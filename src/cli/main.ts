@@ -14,6 +14,7 @@ import { verifyChain } from './chain.js';
 import { demo } from './demo.js';
 import { fetchProof } from './proof.js';
 import { anchorStatus } from './anchor.js';
+import { downloadBundle } from './bundle.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -90,6 +91,18 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable report')
     .action(async (opts: { notaryKey?: string; json?: boolean }) => {
       process.exitCode = await verifyChain(opts);
+    });
+
+  program
+    .command('bundle')
+    .description('download a pop/bundle/v1: every link of a map, or of a process over a time range (admin, auditor, regulator)')
+    .requiredOption('--process <id>')
+    .option('--map <mapId>', 'one workflow instance')
+    .option('--from <time>', 'accepted at or after (RFC 3339 UTC)')
+    .option('--to <time>', 'accepted before (RFC 3339 UTC)')
+    .option('-o, --out <file>', 'write to a file (streamed)')
+    .action(async (opts: { process: string; map?: string; from?: string; to?: string; out?: string }) => {
+      process.exitCode = await downloadBundle(opts);
     });
 
   program

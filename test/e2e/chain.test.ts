@@ -2,7 +2,7 @@
 // `pop chain verify` audits the chain (and catches a tampered block), `pop proof` + `pop verify`
 // check one link offline.
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +69,20 @@ describe('demo, chain verify, proof and verify', () => {
     expect(v.code, v.stdout).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, links: 1 });
     expect((await pop(['proof', 'nothex'])).code).toBe(2);
+  });
+
+  test('pop bundle downloads a map bundle; bad arguments and the wrong role fail precisely', async () => {
+    const file = join(dir, 'bundle.json');
+    const r = await pop(['bundle', '--process', 'order-to-cash', '--map', maps[0]!, '-o', file]);
+    expect(r.code, r.stderr).toBe(0);
+    const bundle = JSON.parse(readFileSync(file, 'utf8')) as { type: string; links: unknown[]; manifest: { count: number } };
+    expect(bundle.type).toBe('pop/bundle/v1');
+    expect(bundle.links).toHaveLength(6);
+    expect(bundle.manifest.count).toBe(6);
+    expect((await pop(['bundle', '--process', 'order-to-cash'])).code).toBe(2);
+    const missing = await pop(['bundle', '--process', 'order-to-cash', '--map', 'nope']);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toMatch(/404 not-found/);
   });
 
   test('a block altered behind the ledger\'s back fails pop chain verify with its code', async () => {
