@@ -42,6 +42,13 @@ import {
   sha256d,
   targetFromBits,
   verifyAnchor,
+  type BundleV1,
+  type ProcessDefinition,
+  bundleDigest,
+  bundleManifestMessage,
+  bundleVerdict,
+  sha256Hex,
+  verifyBundle,
 } from '../src/core/index.js';
 import { buildRegtestAnchor } from './bitcoin-regtest.js';
 
@@ -311,6 +318,8 @@ export function buildGolden(): Map<string, string> {
   }));
   files.set('anchor.json', json(anchorSteps(regtest.evidence)));
   files.set('verdicts.json', json(verdicts));
+
+  for (const [name, text] of goldenBundles({ links, blocks, history, notary, anchor: regtest.evidence })) files.set(name, text);
   return files;
 }
 
@@ -375,3 +384,250 @@ function anchorSteps(e: AnchorEvidence) {
 }
 
 const hasPow = (header: Uint8Array, difficulty: number) => hasProofOfWork(blockHash(header), difficulty);
+
+// --- bundles (docs/protocol.md §10) ---
+
+/** The process the golden links follow: order-to-cash v1, five roles, one linear path. */
+export const GOLDEN_PROCESS: ProcessDefinition = {
+  id: 'order-to-cash',
+  title: 'Order to cash',
+  description: 'The golden chain: a customer orders, the retailer confirms, the manufacturer produces (the retailer countersigns), the delivery service ships, the bank settles (the customer authorizes).',
+  roles: ['customer', 'retailer', 'manufacturer', 'delivery', 'bank'],
+  forks: false,
+  steps: {
+    order: {
+      authors: ['customer'],
+      signers: [],
+      after: [],
+      meta: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['currency', 'total', 'lines'],
+        properties: {
+          currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+          total: { type: 'number', exclusiveMinimum: 0 },
+          lines: { type: 'integer', minimum: 1, maximum: 1000 },
+        },
+      },
+      private: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'address'],
+        properties: { name: { type: 'string', maxLength: 200 }, address: { type: 'string', maxLength: 500 } },
+      },
+    },
+    confirm: {
+      authors: ['retailer'],
+      signers: [],
+      after: ['order'],
+      meta: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['promisedBy'],
+        properties: { promisedBy: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' } },
+      },
+    },
+    produce: {
+      authors: ['manufacturer'],
+      signers: ['retailer'],
+      after: ['confirm'],
+      meta: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['batch', 'units'],
+        properties: { batch: { type: 'string', maxLength: 64 }, units: { type: 'integer', minimum: 1 } },
+      },
+      private: { type: 'object', additionalProperties: false, properties: { cost: { type: 'number', minimum: 0 } } },
+    },
+    ship: {
+      authors: ['delivery'],
+      signers: [],
+      after: ['produce'],
+      meta: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['carrier', 'parcels'],
+        properties: { carrier: { type: 'string', maxLength: 100 }, parcels: { type: 'integer', minimum: 1 } },
+      },
+      private: { type: 'object', additionalProperties: false, properties: { trackingUrl: { type: 'string', maxLength: 2000 } } },
+    },
+    pay: {
+      authors: ['bank'],
+      signers: ['customer'],
+      after: ['ship'],
+      final: true,
+      meta: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['amount', 'currency'],
+        properties: { amount: { type: 'number', exclusiveMinimum: 0 }, currency: { type: 'string', pattern: '^[A-Z]{3}$' } },
+      },
+      private: { type: 'object', additionalProperties: false, properties: { iban: { type: 'string', pattern: '^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$' } } },
+    },
+  },
+};
+
+interface GoldenChain {
+  links: { link: Link; linkHash: string; signatures: { signer: string; keyId: string; alg: Alg; sig: string }[]; disclosures: { field: string; disclosure: string }[] }[];
+  blocks: { header: string; notarySig: string; blockHash: string; linkHashes: string[]; tree: LinkTree }[];
+  history: MemoryHistory;
+  notary: { keyId: string; alg: 'ed25519'; publicKey: string };
+  anchor: AnchorEvidence;
+}
+
+interface BundleOptions {
+  /** Indices of golden links, in bundle order (default all five). */
+  indices?: number[];
+  scope?: BundleV1['scope'];
+  /** Fields to disclose, per link index. */
+  disclose?: Record<number, string[]>;
+  definition?: ProcessDefinition;
+  roles?: Record<string, string[]>;
+}
+
+/** The golden bundles: the map order-42, a time-range bundle, and tampered ones with their verdicts. */
+function goldenBundles(chain: GoldenChain): Map<string, string> {
+  const files = new Map<string, string>();
+  const createdAt = new Date(BASE_TIME + 2 * 86_400_000).toISOString();
+  const heightOf = (hash: string) => chain.blocks.findIndex((b) => b.linkHashes.includes(hash));
+  const anchoredHeight = chain.blocks.findIndex((b) => b.blockHash === chain.anchor.blockHash);
+
+  const bundleOf = (o: BundleOptions = {}): BundleV1 => {
+    const indices = o.indices ?? [0, 1, 2, 3, 4];
+    const scope = o.scope ?? { process: 'order-to-cash', mapId: 'order-42' };
+    const definition = o.definition ?? GOLDEN_PROCESS;
+    const links = indices.map((i) => {
+      const l = chain.links[i]!;
+      const height = heightOf(l.linkHash);
+      const block = chain.blocks[height]!;
+      const leafIndex = block.linkHashes.indexOf(l.linkHash);
+      const disclose = o.disclose?.[i];
+      return {
+        linkHash: l.linkHash,
+        link: l.link,
+        signatures: l.signatures,
+        height,
+        inclusion: { leafIndex, treeSize: block.linkHashes.length, path: block.tree.inclusionProof(leafIndex).map(toHex) },
+        ...(disclose ? { disclosures: l.disclosures.filter((d) => disclose.includes(d.field)).map((d) => d.disclosure) } : {}),
+      };
+    });
+    const signers = [...new Set(links.flatMap((l) => l.signatures.map((s) => s.signer)))].sort();
+    const participants = signers.map((id) => {
+      const p = Object.values(PARTIES).find((q) => q.participant === id)!;
+      return { id, roles: o.roles?.[id] ?? [id], keys: [{ keyId: p.keyId, alg: p.alg, publicKey: p.publicKey }] };
+    });
+    const heights = [...new Set(links.map((l) => l.height))].sort((a, b) => a - b);
+    const history = heights.filter((h) => h < anchoredHeight).map((h) => ({
+      height: h,
+      to: anchoredHeight,
+      path: chain.history.inclusionProof(h, anchoredHeight).map(toHex),
+    }));
+    const blockHeights = [...new Set([...heights, ...history.map((h) => h.to)])].sort((a, b) => a - b);
+    const digest = bundleDigest(scope, createdAt, links.map((l) => l.linkHash));
+    return {
+      type: 'pop/bundle/v1',
+      scope,
+      createdAt,
+      notary: chain.notary,
+      links,
+      processes: [{ id: definition.id, version: 1, hash: sha256Hex(canonicalJson(definition)), definition }],
+      participants,
+      blocks: blockHeights.map((h) => ({ header: chain.blocks[h]!.header, notarySig: chain.blocks[h]!.notarySig })),
+      history,
+      anchors: heights.some((h) => h <= anchoredHeight) ? [chain.anchor] : [],
+      manifest: {
+        count: links.length,
+        digest,
+        notarySig: toHex(sign('ed25519', fromHex(NOTARY.secretKey), bundleManifestMessage(digest))),
+      },
+    };
+  };
+  /** Re-signs the manifest after the links were changed: what a dishonest notary could do. */
+  const resign = (b: BundleV1, secret = fromHex(NOTARY.secretKey)) => {
+    b.manifest.count = b.links.length;
+    b.manifest.digest = bundleDigest(b.scope, b.createdAt, b.links.map((l) => l.linkHash));
+    b.manifest.notarySig = toHex(sign('ed25519', secret, bundleManifestMessage(b.manifest.digest)));
+  };
+
+  const good: Record<string, BundleV1> = {
+    'order-42': bundleOf({ disclose: { 2: ['cost'], 4: ['iban'] } }),
+    // Links accepted in a time range: the range starts mid-map, so link 3's prev is not in the bundle.
+    'order-to-cash-range': bundleOf({ indices: [3, 4], scope: { process: 'order-to-cash', from: '2026-11-02T12:00:00Z', to: '2026-11-02T14:00:00Z' } }),
+  };
+  const base = good['order-42']!;
+  const flip = (hex: string, at = 0) => hex.slice(0, at) + (hex[at] === '0' ? '1' : '0') + hex.slice(at + 1);
+  const withProcess = (change: (d: ProcessDefinition) => void): BundleV1 => {
+    const definition = structuredClone(GOLDEN_PROCESS);
+    change(definition);
+    return bundleOf({ definition });
+  };
+  const bad: Record<string, [BundleV1, string]> = {};
+  const mutate = (name: string, code: string, f: (b: BundleV1) => void, from: BundleV1 = base) => {
+    const copy = structuredClone(from);
+    f(copy);
+    bad[name] = [copy, code];
+  };
+  mutate('link-swapped', 'MANIFEST_INVALID', (b) => void ([b.links[0], b.links[1]] = [b.links[1]!, b.links[0]!]));
+  mutate('link-dropped', 'MANIFEST_INVALID', (b) => void b.links.splice(3, 1));
+  mutate('link-duplicated', 'MANIFEST_INVALID', (b) => void b.links.push(structuredClone(b.links[4]!)));
+  // A notary that drops a link from the middle of a map and signs the rest: the next link's prev is missing.
+  bad['dropped-resigned'] = [bundleOf({ indices: [0, 1, 2, 4] }), 'MANIFEST_INVALID'];
+  // ... or signs the links out of their (height, leafIndex) order.
+  mutate('reordered-resigned', 'MALFORMED', (b) => {
+    [b.links[3], b.links[4]] = [b.links[4]!, b.links[3]!];
+    resign(b);
+  });
+  mutate('out-of-scope', 'MANIFEST_INVALID', (b) => {
+    b.scope = { process: 'order-to-cash', mapId: 'order-43' };
+    resign(b);
+  });
+  mutate('manifest-digest', 'MANIFEST_INVALID', (b) => void (b.manifest.digest = flip(b.manifest.digest)));
+  mutate('manifest-signature', 'NOTARY_SIGNATURE_INVALID', (b) => void (b.manifest.notarySig = flip(b.manifest.notarySig, 10)));
+  mutate('meta-changed', 'LINK_HASH_MISMATCH', (b) => void (b.links[1]!.link.meta = { promisedBy: '2026-11-19' }));
+  mutate('signature-flipped', 'SIGNATURE_INVALID', (b) => void (b.links[2]!.signatures[1]!.sig = flip(b.links[2]!.signatures[1]!.sig, 10)));
+  mutate('key-unknown', 'KEY_UNKNOWN', (b) => void (b.participants = b.participants.filter((p) => p.id !== 'retailer')));
+  mutate('inclusion-path', 'INCLUSION_INVALID', (b) => void (b.links[1]!.inclusion.path[0] = flip(b.links[1]!.inclusion.path[0]!)));
+  mutate('disclosure-altered', 'DISCLOSURE_INVALID', (b) => void (b.links[4]!.disclosures = [b.links[4]!.disclosures![0]!.replace('FR76', 'FR77')]));
+  mutate('history-path', 'HISTORY_INVALID', (b) => void (b.history[0]!.path[0] = flip(b.history[0]!.path[0]!)));
+  mutate('anchor-sibling', 'ANCHOR_INVALID', (b) => void (b.anchors[0]!.merkle.siblings[0] = flip(b.anchors[0]!.merkle.siblings[0]!)));
+  mutate('process-hash', 'PROCESS_INVALID', (b) => void (b.processes[0]!.hash = flip(b.processes[0]!.hash)));
+  bad['rule-meta'] = [withProcess((d) => void ((d.steps['order']!.meta as { properties: { total: object } }).properties.total = { type: 'number', maximum: 100 })), 'RULE_VIOLATION'];
+  bad['rule-signer-role'] = [withProcess((d) => void (d.steps['ship']!.signers = ['retailer'])), 'RULE_VIOLATION'];
+  bad['rule-transition'] = [withProcess((d) => void (d.steps['pay']!.after = ['produce'])), 'RULE_VIOLATION'];
+  bad['rule-author-role'] = [bundleOf({ roles: { bank: ['customer'] } }), 'RULE_VIOLATION'];
+  mutate('other-notary', 'NOTARY_KEY_MISMATCH', (b) => {
+    // Self-consistent, signed by another notary: only pinning tells it apart.
+    const other = seed('key:other-notary');
+    b.notary = { keyId: 'other-1', alg: 'ed25519', publicKey: toHex(publicKeyFor('ed25519', other)) };
+    for (const block of b.blocks) block.notarySig = toHex(sign('ed25519', other, blockMessage(toHex(blockHash(fromHex(block.header))))));
+    resign(b, other);
+  });
+  mutate('unknown-field', 'MALFORMED', (b) => void ((b.participants[0] as Record<string, unknown>)['email'] = 'x@example.com'));
+  mutate('bundle-v2', 'UNSUPPORTED_VERSION', (b) => void ((b as { type: string }).type = 'pop/bundle/v2'));
+
+  const verdicts: Record<string, string> = {};
+  for (const [name, bundle] of Object.entries(good)) {
+    files.set(`bundles/${name}.json`, json(bundle));
+    verdicts[`bundles/${name}.json`] = bundleVerdictOf(bundle);
+  }
+  for (const [name, [bundle, expected]] of Object.entries(bad)) {
+    files.set(`bundles/bad-${name}.json`, json(bundle));
+    const got = bundleVerdictOf(bundle);
+    if (got !== expected) throw new Error(`golden bundle bad-${name}: expected ${expected}, core says ${got}`);
+    verdicts[`bundles/bad-${name}.json`] = got;
+  }
+  files.set('bundle-verdicts.json', json(verdicts));
+  const digestInput = `pop:bundle:v1\n${canonicalJson(base.scope)}\n${base.createdAt}\n${base.links.map((l) => `${l.linkHash}\n`).join('')}`;
+  files.set('bundle-manifest.json', json({
+    note: 'The manifest of bundles/order-42.json: digest = SHA-256(UTF-8(digestInput)); the notary signs the ASCII bytes of message.',
+    digestInput,
+    digest: sha256Hex(digestInput),
+    message: `pop:bundle:v1:${sha256Hex(digestInput)}`,
+    manifest: base.manifest,
+  }));
+  return files;
+}
+
+function bundleVerdictOf(bundle: unknown): string {
+  return bundleVerdict(verifyBundle(bundle, { verifier: nobleVerifier, notaryKeys: [NOTARY_PUBLIC] }));
+}

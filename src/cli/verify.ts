@@ -1,7 +1,12 @@
-// `pop verify FILE`: offline verification of a proof, with a human report or --json.
+// `pop verify FILE`: offline verification of a proof or a bundle, with a human report or --json.
+// Bundles of more than WORKER_THRESHOLD links have their link signatures checked on two worker
+// threads (src/node/verify-worker.ts); a terminal gets a progress bar for them.
+import cliProgress from 'cli-progress';
+import { type BundleResult, type BundleLinkResult, verifyBundle } from '../core/bundle.js';
 import { VerificationError } from '../core/errors.js';
 import { PROOF_TYPE, type ProofResult, verifyProof } from '../core/proof.js';
 import { nodeVerifier } from '../node/verifier.js';
+import { verifyBundleParallel } from '../node/verify-bundle.js';
 import { EXIT, UsageError, exitCodeFor } from './exit.js';
 import { readJsonFile } from './io.js';
 import { Esplora, EsploraError } from '../anchor/esplora.js';
@@ -31,10 +36,10 @@ export async function runVerify(file: string, opts: VerifyCliOptions, out: (s: s
   const type = typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
     ? (value as { type: string }).type
     : null;
-  if (type === 'pop/bundle/v1') throw new UsageError('bundle verification is not available in this version (proofs only)');
   for (const key of opts.notaryKey ?? []) {
     if (!/^[0-9a-f]{64}$/.test(key)) throw new UsageError(`--notary-key ${key} is not 32 bytes of lowercase hex`);
   }
+  if (type?.startsWith('pop/bundle/')) return runVerifyBundle(value, type, opts, out);
   const report: Report = { ok: false, type, status: 'failed', links: 0, anchored: 0, failures: [] };
   let exit: number = EXIT.ok;
   try {
@@ -104,4 +109,139 @@ async function bestChain(esplora: string, blockHash: string): Promise<NonNullabl
     if (e instanceof EsploraError) throw new ApiError(`--bitcoin: ${e.message}`, EXIT.unreachable);
     throw e;
   }
+}
+
+// --- bundles ---
+
+/** From this many links on, link signatures are checked on worker threads. */
+export const WORKER_THRESHOLD = 1000;
+const WORKER_THREADS = 2;
+
+interface BundleReport {
+  ok: boolean;
+  type: string;
+  status: BundleResult['status'];
+  links: number;
+  verified: number;
+  anchored: number;
+  failures: BundleResult['failures'];
+  result: BundleResult;
+  /** The online check of each anchor's Bitcoin block, made when --bitcoin is given. */
+  bestChain?: { bitcoinBlockHash: string; esplora: string; inBestChain: boolean; confirmations: number | null }[];
+}
+
+async function runVerifyBundle(value: unknown, type: string, opts: VerifyCliOptions, out: (s: string) => void): Promise<number> {
+  const count = Array.isArray((value as { links?: unknown }).links) ? (value as { links: unknown[] }).links.length : 0;
+  const notaryKeys = opts.notaryKey?.length ? { notaryKeys: opts.notaryKey } : {};
+  const bar =
+    process.stderr.isTTY && count >= WORKER_THRESHOLD
+      ? new cliProgress.SingleBar({ format: 'verifying bundle [{bar}] {value}/{total} · {phase}', stream: process.stderr }, cliProgress.Presets.shades_classic)
+      : undefined;
+  let result: BundleResult;
+  try {
+    if (count >= WORKER_THRESHOLD) {
+      // Progress counts links checked and signatures checked, against links + signatures.
+      const signatures = (value as { links: { signatures?: unknown }[] }).links.reduce((n, l) => n + (Array.isArray(l?.signatures) ? l.signatures.length : 0), 0);
+      bar?.start(count + signatures, 0, { phase: 'links and signatures' });
+      result = await verifyBundleParallel(value, {
+        ...notaryKeys,
+        threads: WORKER_THREADS,
+        onProgress: (p) => bar?.update(p.links + Math.min(p.signatures, signatures), { phase: `${p.links} links, ${p.signatures} signatures` }),
+        onFallback: (e) => process.stderr.write(`pop: a signature worker failed (${e.message}); its share was checked on the main thread\n`),
+      });
+      bar?.update(count + signatures, { phase: 'done' });
+    } else {
+      result = verifyBundle(value, { ...notaryKeys, verifier: nodeVerifier });
+    }
+  } finally {
+    bar?.stop();
+  }
+
+  const report: BundleReport = {
+    ok: result.ok,
+    type,
+    status: result.status,
+    links: result.links,
+    verified: result.verified,
+    anchored: result.anchored,
+    failures: result.failures,
+    result,
+  };
+  if (result.ok && opts.bitcoin && result.anchors.length) {
+    report.bestChain = [];
+    for (const a of result.anchors) {
+      const b = await bestChain(opts.bitcoin, a.bitcoinBlockHash);
+      report.bestChain.push({ bitcoinBlockHash: a.bitcoinBlockHash, ...b });
+      if (!b.inBestChain) {
+        report.failures.push({ code: 'ANCHOR_INVALID', message: `Bitcoin block ${a.bitcoinBlockHash} is not on the best chain according to ${opts.bitcoin}` });
+      }
+    }
+    report.ok = report.failures.length === 0;
+    report.status = report.ok ? 'verified' : 'failed';
+  }
+  out(opts.json ? JSON.stringify(report, null, 2) + '\n' : humanBundle(report));
+  return report.ok ? EXIT.ok : exitCodeFor(report.failures[0]!.code);
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const short = (hex: string) => `${hex.slice(0, 12)}…`;
+
+function humanBundle(report: BundleReport): string {
+  const r = report.result;
+  const lines: string[] = [];
+  if (!r.sharedOk || !r.scope || !r.notary) {
+    // A shared part failed: nothing can be said about the links.
+    for (const f of report.failures) lines.push(`✗ ${f.code}: ${f.message}`);
+    lines.push(`FAILED (${report.type})`);
+    return lines.join('\n') + '\n';
+  }
+  const scope = 'from' in r.scope ? `links accepted from ${r.scope.from} to ${r.scope.to}` : r.scope.mapId !== undefined ? `map ${r.scope.mapId}` : 'all maps';
+  lines.push(`${report.type} · process ${r.scope.process} · ${scope} · created ${r.createdAt}`);
+  lines.push(`  ✓ notary    ${r.notary.keyId} ${r.notary.pinned ? '(pinned key)' : '(key taken from the file: pass --notary-key to pin it)'}`);
+  lines.push(`  ✓ manifest  ${r.links} link${r.links === 1 ? '' : 's'}, signed by the notary`);
+  for (const p of r.processes) lines.push(`  ✓ process   ${p.id} v${p.version} (definition sha256 ${short(p.hash)})`);
+  if (r.blocks.length) {
+    lines.push(`  ✓ blocks    ${r.blocks.length} (heights ${r.blocks[0]!.height}–${r.blocks[r.blocks.length - 1]!.height}): layout, proof-of-work, notary signatures`);
+  }
+  for (const a of r.anchors) {
+    lines.push(`  ✓ anchor    block ${a.height} in Bitcoin ${a.network} block ${a.bitcoinHeight} ${short(a.bitcoinBlockHash)} (${iso(a.bitcoinTime * 1000)}), tx ${short(a.txid)}`);
+    if (a.network !== 'mainnet') lines.push(`            (${a.network} headers can be mined cheaply: only a mainnet anchor carries real evidential weight)`);
+  }
+  if (r.anchors.length) {
+    if (report.bestChain) {
+      for (const b of report.bestChain) {
+        lines.push(`  ${b.inBestChain ? '✓' : '✗'} best chain: ${short(b.bitcoinBlockHash)} ${b.inBestChain ? `on ${b.esplora}'s best chain, ${b.confirmations ?? '?'} confirmations` : `not on ${b.esplora}'s best chain`}`);
+      }
+    } else lines.push('  ? best chain: not checked offline (pass --bitcoin <esplora-url> to check)');
+  }
+  const blockTime = new Map(r.blocks.map((b) => [b.height, b.timestamp]));
+  const disclosed = new Map<string, string[]>();
+  for (const d of r.disclosed) disclosed.set(d.linkHash, [...(disclosed.get(d.linkHash) ?? []), `${d.field} = ${JSON.stringify(d.value)}`]);
+  const mapIds = Object.keys(r.maps);
+  const stepWidth = Math.max(4, ...Object.values(r.maps).flatMap((m) => m.map((l) => l.step.length)));
+  const signerWidth = Math.max(7, ...Object.values(r.maps).flatMap((m) => m.map((l) => l.signers.join(' + ').length)));
+  for (const mapId of mapIds) {
+    lines.push('', `map ${mapId}`);
+    for (const l of r.maps[mapId]!) lines.push(linkLine(l, stepWidth, signerWidth, blockTime), ...(disclosed.get(l.linkHash) ?? []).map((d) => `      disclosed ${d}`));
+  }
+  lines.push('');
+  const maps = `${mapIds.length} map${mapIds.length === 1 ? '' : 's'}`;
+  if (report.ok) lines.push(`VERIFIED: ${r.links} link${r.links === 1 ? '' : 's'} in ${maps}, ${r.anchored} anchored`);
+  else {
+    const others = report.failures.filter((f) => f.linkHash === undefined);
+    for (const f of others) lines.push(`✗ ${f.code}: ${f.message}`);
+    lines.push(`FAILED: ${r.verified} of ${r.links} links verified (${maps}); first failure ${report.failures[0]!.code}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function linkLine(l: BundleLinkResult, stepWidth: number, signerWidth: number, blockTime: Map<number, number>): string {
+  const signers = l.signers.join(' + ').padEnd(signerWidth);
+  const block = `block ${l.height}`;
+  if (!l.ok) return `  ✗ ${l.step.padEnd(stepWidth)}  ${signers}  ${block}  ${l.failure!.code}: ${l.failure!.message}`;
+  const sealed = blockTime.get(l.height);
+  const anchored = l.anchoredAt
+    ? `anchored ${iso(l.anchoredAt.bitcoinTime * 1000)} (${l.anchoredAt.network} block ${l.anchoredAt.bitcoinHeight})`
+    : 'not anchored';
+  return `  ✓ ${l.step.padEnd(stepWidth)}  ${signers}  ${block}${sealed === undefined ? '' : ` (${iso(sealed)})`}  ${anchored}`;
 }

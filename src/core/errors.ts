@@ -14,11 +14,15 @@ export const VERIFICATION_CODES = [
   'CONSISTENCY_INVALID', // an RFC 6962 consistency proof does not hold
   'HEADER_INVALID', // the block header is not the fixed binary layout
   'POW_INSUFFICIENT', // the header hash has fewer leading zero bits than its recorded difficulty
-  'NOTARY_SIGNATURE_INVALID', // the notary's signature over the block hash does not verify
+  'NOTARY_SIGNATURE_INVALID', // a notary signature (over a block hash, or a bundle's manifest) does not verify
   'NOTARY_KEY_MISMATCH', // the proof's notary key is not the one the verifier pinned
   'HISTORY_INVALID', // the history proof does not tie the block to the later header
   'DISCLOSURE_INVALID', // a disclosure is malformed, not canonical, or not among the link's digests
   'ANCHOR_INVALID', // anchor evidence does not verify
+  // Appended for bundles (docs/protocol.md §10); new codes go at the end so exit codes keep their numbers.
+  'MANIFEST_INVALID', // a bundle's manifest does not match its links (count, digest), or a link is outside its scope or missing from it
+  'PROCESS_INVALID', // a bundled process version does not hash to its stated hash, or is not a usable definition
+  'RULE_VIOLATION', // a link breaks the rules of its bundled process version (step, meta schema, roles, transitions)
 ] as const;
 
 export type VerificationCode = (typeof VERIFICATION_CODES)[number];

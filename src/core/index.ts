@@ -19,4 +19,5 @@ export { verifyProof, checkHistory, PROOF_TYPE, type ProofV1, type ProofResult, 
 export * from './proof-parts.js';
 export * from './bitcoin.js';
 export * from './anchor.js';
+export * from './bundle.js';
 export type { BundleV1, ProcessDefinition, PublicKeyRecord } from '../generated/schemas.js';

@@ -262,7 +262,8 @@ export const processSchema = {
           "uniqueItems": true,
           "items": {
             "$ref": "https://proof-of-process.dev/schemas/process.json#/$defs/name"
-          }
+          },
+          "maxItems": 64
         },
         "signers": {
           "description": "Roles that must each contribute a signature (the author always signs).",
@@ -270,7 +271,8 @@ export const processSchema = {
           "uniqueItems": true,
           "items": {
             "$ref": "https://proof-of-process.dev/schemas/process.json#/$defs/name"
-          }
+          },
+          "maxItems": 64
         },
         "after": {
           "description": "Steps this step may follow. An empty list marks a step that starts a map.",
@@ -278,7 +280,8 @@ export const processSchema = {
           "uniqueItems": true,
           "items": {
             "$ref": "https://proof-of-process.dev/schemas/process.json#/$defs/name"
-          }
+          },
+          "maxItems": 128
         },
         "final": {
           "description": "No step may follow this one.",
@@ -534,50 +537,118 @@ export const bundleSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://proof-of-process.dev/schemas/bundle.json",
   "title": "Bundle (pop/bundle/v1)",
-  "description": "Many proofs sharing their blocks and anchors: every link of a map, or of a process over a time range, with the exact process versions the links were validated against. Each block, key and process version appears once.",
+  "description": "Every sealed link of a map, or of a process over a time range, with everything needed to verify them offline: the exact process versions they were validated against, the signers with their roles and keys, each block header once, history proofs tying blocks to later anchored blocks, the Bitcoin anchors, and a manifest the notary signs over the scope, the creation time and the ordered link hashes (docs/protocol.md §10). Unknown members are refused at every level.",
   "type": "object",
   "additionalProperties": false,
   "required": [
     "type",
     "scope",
+    "createdAt",
     "notary",
-    "processes",
-    "keys",
-    "blocks",
     "links",
+    "processes",
+    "participants",
+    "blocks",
     "history",
-    "anchors"
+    "anchors",
+    "manifest"
   ],
   "properties": {
     "type": {
       "const": "pop/bundle/v1"
     },
     "scope": {
-      "type": "object",
-      "additionalProperties": false,
-      "required": [
-        "process"
-      ],
-      "properties": {
-        "process": {
-          "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/name"
+      "description": "What the bundle holds: the links of one process, of one of its maps (mapId), or accepted in the time range [from, to).",
+      "oneOf": [
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "process"
+          ],
+          "properties": {
+            "process": {
+              "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/name"
+            },
+            "mapId": {
+              "$ref": "https://proof-of-process.dev/schemas/link.json#/properties/mapId"
+            }
+          }
         },
-        "mapId": {
-          "type": "string",
-          "maxLength": 128
-        },
-        "from": {
-          "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/timestamp"
-        },
-        "to": {
-          "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/timestamp"
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "process",
+            "from",
+            "to"
+          ],
+          "properties": {
+            "process": {
+              "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/name"
+            },
+            "from": {
+              "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/timestamp"
+            },
+            "to": {
+              "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/timestamp"
+            }
+          }
         }
-      }
+      ]
+    },
+    "createdAt": {
+      "description": "When the notary assembled the bundle: the set is complete as of this instant.",
+      "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/timestamp"
     },
     "notary": {
       "$ref": "https://proof-of-process.dev/schemas/proof.json#/properties/notary"
     },
+    "links": {
+      "description": "Sorted by (height, inclusion.leafIndex), strictly ascending.",
+      "type": "array",
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "linkHash",
+          "link",
+          "signatures",
+          "height",
+          "inclusion"
+        ],
+        "properties": {
+          "linkHash": {
+            "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/hash"
+          },
+          "link": {
+            "$ref": "https://proof-of-process.dev/schemas/link.json"
+          },
+          "signatures": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 16,
+            "items": {
+              "$ref": "https://proof-of-process.dev/schemas/signature.json"
+            }
+          },
+          "height": {
+            "description": "Height of the block that seals the link.",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 9007199254740991
+          },
+          "inclusion": {
+            "$ref": "https://proof-of-process.dev/schemas/proof.json#/properties/inclusion"
+          },
+          "disclosures": {
+            "$ref": "https://proof-of-process.dev/schemas/proof.json#/properties/disclosures"
+          }
+        }
+      }
+    },
     "processes": {
+      "description": "Every (process, processVersion) the links use, once; nothing else.",
       "type": "array",
       "items": {
         "type": "object",
@@ -594,7 +665,8 @@ export const bundleSchema = {
           },
           "version": {
             "type": "integer",
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 2147483647
           },
           "hash": {
             "description": "SHA-256(JCS(definition))",
@@ -606,61 +678,66 @@ export const bundleSchema = {
         }
       }
     },
-    "keys": {
-      "type": "array",
-      "items": {
-        "$ref": "https://proof-of-process.dev/schemas/public-key.json"
-      }
-    },
-    "blocks": {
-      "type": "array",
-      "items": {
-        "$ref": "https://proof-of-process.dev/schemas/proof.json#/$defs/signedHeader"
-      }
-    },
-    "links": {
+    "participants": {
+      "description": "Every participant that signed a link, once, with its roles and the keys the signatures use (each used key once, no other).",
       "type": "array",
       "items": {
         "type": "object",
         "additionalProperties": false,
         "required": [
-          "link",
-          "linkHash",
-          "signatures",
-          "height",
-          "inclusion"
+          "id",
+          "roles",
+          "keys"
         ],
         "properties": {
-          "link": {
-            "$ref": "https://proof-of-process.dev/schemas/link.json"
+          "id": {
+            "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/name"
           },
-          "linkHash": {
-            "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/hash"
-          },
-          "signatures": {
+          "roles": {
             "type": "array",
-            "minItems": 1,
-            "maxItems": 16,
+            "maxItems": 64,
+            "uniqueItems": true,
             "items": {
-              "$ref": "https://proof-of-process.dev/schemas/signature.json"
+              "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/name"
             }
           },
-          "height": {
-            "description": "Height of the block that seals the link.",
-            "type": "integer",
-            "minimum": 0
-          },
-          "inclusion": {
-            "$ref": "https://proof-of-process.dev/schemas/proof.json#/properties/inclusion"
-          },
-          "disclosures": {
-            "$ref": "https://proof-of-process.dev/schemas/proof.json#/properties/disclosures"
+          "keys": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 64,
+            "items": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "keyId",
+                "alg",
+                "publicKey"
+              ],
+              "properties": {
+                "keyId": {
+                  "$ref": "https://proof-of-process.dev/schemas/public-key.json#/properties/keyId"
+                },
+                "alg": {
+                  "$ref": "https://proof-of-process.dev/schemas/public-key.json#/properties/alg"
+                },
+                "publicKey": {
+                  "$ref": "https://proof-of-process.dev/schemas/public-key.json#/properties/publicKey"
+                }
+              }
+            }
           }
         }
       }
     },
+    "blocks": {
+      "description": "Every block a link is in, and every block a history entry leads to; ascending height, each once.",
+      "type": "array",
+      "items": {
+        "$ref": "https://proof-of-process.dev/schemas/proof.json#/$defs/signedHeader"
+      }
+    },
     "history": {
-      "description": "History proofs tying blocks to later (anchored) blocks of the bundle.",
+      "description": "Inclusion of blockHash(height) at index height in the history tree of block `to` (size = to): ties a link's block to a later (anchored) block. Sorted by (height, to), strictly ascending.",
       "type": "array",
       "items": {
         "type": "object",
@@ -673,11 +750,13 @@ export const bundleSchema = {
         "properties": {
           "height": {
             "type": "integer",
-            "minimum": 0
+            "minimum": 0,
+            "maximum": 9007199254740991
           },
           "to": {
             "type": "integer",
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 9007199254740991
           },
           "path": {
             "type": "array",
@@ -690,9 +769,34 @@ export const bundleSchema = {
       }
     },
     "anchors": {
+      "description": "Bitcoin anchor evidence (docs/protocol.md §11), each committing to one of the bundle's blocks; at most one per block, in ascending order of that block's height.",
       "type": "array",
       "items": {
-        "type": "object"
+        "$ref": "https://proof-of-process.dev/schemas/proof.json#/$defs/anchor"
+      }
+    },
+    "manifest": {
+      "description": "digest = SHA-256(\"pop:bundle:v1\\n\" ‖ JCS(scope) ‖ \"\\n\" ‖ createdAt ‖ \"\\n\" ‖ for each link in order: linkHash ‖ \"\\n\"); notarySig = Ed25519 signature of the notary over the ASCII bytes pop:bundle:v1:<digest hex>; count = the number of links.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "count",
+        "digest",
+        "notarySig"
+      ],
+      "properties": {
+        "count": {
+          "type": "integer",
+          "minimum": 0,
+          "maximum": 9007199254740991
+        },
+        "digest": {
+          "$ref": "https://proof-of-process.dev/schemas/link.json#/$defs/hash"
+        },
+        "notarySig": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{128}$"
+        }
       }
     }
   }

@@ -70,11 +70,18 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const queryAjv = new Ajv2020({ ...AJV_OPTIONS, strict: false, coerceTypes: 'array', useDefaults: true });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
   app.removeAllContentTypeParsers(); // JSON only: anything else is 415
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
       const charset = /charset=([^;\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
       if (charset && !/^utf-?8$/i.test(charset.replace(/"/g, ''))) throw new LedgerError('unsupported-media-type', `charset ${charset} is not supported: send UTF-8`);
-      done(null, body === '' ? undefined : parseStrictJson(body as string));
+      let text: string;
+      try {
+        text = utf8Strict.decode(body as Buffer); // invalid UTF-8 is refused, not silently replaced
+      } catch {
+        throw new LedgerError('malformed', 'the body is not valid UTF-8');
+      }
+      done(null, text === '' ? undefined : parseStrictJson(text));
     } catch (e) {
       done(e as BodyError | LedgerError, undefined);
     }
@@ -140,6 +147,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   blockRoutes(app, ledger);
   bundleRoutes(app, ledger);
   eventRoutes(app, events, ledger);
+  await app.register(import('./routes/stats.js'), { ledger });
+  await app.register(import('./console.js'));
 
   return { app, ledger, events, pool };
 }

@@ -51,9 +51,12 @@ function scan(text: string, maxDepth: number): void {
         } else if (d === 0x22) break;
       }
       const token = text.slice(i + 1, j);
-      // PostgreSQL text and jsonb cannot hold U+0000: refuse it at the door rather than fail later.
-      if (escaped && /\\u0000/i.test(token) && (JSON.parse(`"${token}"`) as string).includes('\u0000')) {
-        throw new BodyError('strings in the body may not contain U+0000');
+      // PostgreSQL text and jsonb cannot hold U+0000, and a lone surrogate is not I-JSON (nothing hashes
+      // it the same way twice): refuse both at the door rather than fail later.
+      if (escaped && /\\u(?:0000|d[89a-f])/i.test(token)) {
+        const decoded = JSON.parse(`"${token}"`) as string;
+        if (decoded.includes('\u0000')) throw new BodyError('strings in the body may not contain U+0000');
+        if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(decoded)) throw new BodyError('strings in the body may not contain lone surrogates');
       }
       if (expectKey) {
         const raw = token;

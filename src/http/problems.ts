@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { LEDGER_ERRORS, LedgerError, type LedgerCode } from '../ledger/errors.js';
 import { BodyError } from './json-body.js';
+import { VerificationError } from '../core/errors.js';
 
 export const PROBLEM_BASE = 'https://proof-of-process.dev/problems/';
 
@@ -32,6 +33,8 @@ export function problemsPlugin(app: FastifyInstance, countProblem: (code: string
   app.setErrorHandler((error: FastifyError | LedgerError | BodyError, request, reply) => {
     if (error instanceof LedgerError) return sendProblem(reply, error.code, error.message, error.details);
     if (error instanceof BodyError) return sendProblem(reply, 'malformed', error.message);
+    // A core check that escaped a use-case (e.g. a definition that is not I-JSON) is the client's input.
+    if (error instanceof VerificationError) return sendProblem(reply, 'malformed', error.message);
     const fe = error as FastifyError;
     if (fe.validation) {
       const first = fe.validation[0];

@@ -238,6 +238,7 @@ const ROWS: Row[] = [
   { route: 'POST /v1/maps/:process/:mapId/disclosures', name: 'POST /v1/maps/:process/:mapId/disclosures (no such reader)', method: 'POST', url: () => '/v1/maps/order-to-cash/authz-1/disclosures', body: () => ({ reader: 'key_0000000000000000', fields: ['name'] }), expect: E(A, A, A, A, 403, 403) },
   { route: 'GET /v1/links/:hash/disclosures', name: 'GET /v1/links/:hash/disclosures (order by the customer)', method: 'GET', url: () => `/v1/links/${ctx.orderHash}/disclosures`, expect: E(200, 200, 403, 404, 200, 200), private: true },
   { route: 'DELETE /v1/links/:hash/data', name: 'DELETE /v1/links/:hash/data (no such link)', method: 'DELETE', url: () => `/v1/links/${'0'.repeat(64)}/data`, body: () => ({ reason: 'test' }), expect: E(A, A, A, A, 403, 403) },
+  { route: 'GET /v1/stats', name: 'GET /v1/stats', method: 'GET', url: () => '/v1/stats', expect: E(200, 200, 200, 200, 200, 200) },
   { route: 'GET /v1/anchors', name: 'GET /v1/anchors', method: 'GET', url: () => '/v1/anchors', expect: E(200, 200, 200, 200, 200, 200) },
   { route: 'GET /v1/anchors/status', name: 'GET /v1/anchors/status', method: 'GET', url: () => '/v1/anchors/status', expect: E(200, 200, 200, 200, 200, 200) },
 ];

@@ -394,7 +394,8 @@ function allRoutes(): { method: string; url: string }[] {
 
 describe('anonymous requests', () => {
   // /v1/notary is open on purpose: verifiers fetch and pin the notary's public key.
-  const OPEN = /^\/(healthz|readyz|metrics|docs|v1\/notary)(\/|$)/;
+  // The console (/ and its hashed /assets) is public static code; it holds no data.
+  const OPEN = /^\/(healthz|readyz|metrics|docs|v1\/notary|assets|)(\/|$)/;
 
   test('the route table is what this suite expects (so a new route cannot slip past the check below)', () => {
     const urls = new Set(allRoutes().map((r) => `${r.method} ${r.url}`));
@@ -407,7 +408,7 @@ describe('anonymous requests', () => {
     ]) expect(urls, expected).toContain(expected);
   });
 
-  test('every route but /healthz, /readyz, /metrics, /docs* and /v1/notary answers 401 problem+json without a key', async () => {
+  test('every route but /healthz, /readyz, /metrics, /docs*, /v1/notary and the console answers 401 problem+json without a key', async () => {
     const routes = allRoutes();
     expect(routes.length).toBeGreaterThan(30);
     for (const { method, url } of routes) {

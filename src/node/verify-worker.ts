@@ -1,0 +1,55 @@
+// A worker thread of verifyBundleParallel (src/node/verify-bundle.ts): takes chunks of link
+// signatures from a queue shared with the other workers and the main thread (an Atomics counter),
+// checks them with node:crypto and writes one verdict byte per job into shared memory. It imports as
+// little as it can, so that it starts fast (it is started per verification).
+import { parentPort, workerData } from 'node:worker_threads';
+import { linkMessage } from '../core/signature.js';
+import { nodeVerifier } from './verifier.js';
+
+/** One link signature with the key the bundle gives for it (core/bundle.ts SignatureJob, without its position). */
+export interface WorkerJob {
+  alg: 'ed25519' | 'ecdsa-secp256k1' | 'ecdsa-p256';
+  publicKey: string;
+  linkHash: string;
+  sig: string;
+}
+
+/** The queue: `next` counts chunks taken (Int32Array[1]); `verdicts` holds 0 (not yet), 1 (valid), 2 (invalid) per job. */
+export interface WorkerTask {
+  jobs: WorkerJob[];
+  next: SharedArrayBuffer;
+  verdicts: SharedArrayBuffer;
+  chunk: number;
+}
+
+export type WorkerMessage = { checked: number } | { done: true };
+
+/** workerData of a signature worker: only such a thread serves tasks on its parentPort. */
+export const WORKER_ROLE = 'pop-signature-worker';
+
+/** Takes chunks until none is left; returns how many jobs it checked. Used by the workers and the main thread alike. */
+export function drain(task: WorkerTask, onChunk?: (checked: number) => void): number {
+  const next = new Int32Array(task.next);
+  const verdicts = new Uint8Array(task.verdicts);
+  let checked = 0;
+  for (;;) {
+    const start = Atomics.add(next, 0, 1) * task.chunk;
+    if (start >= task.jobs.length) return checked;
+    const end = Math.min(start + task.chunk, task.jobs.length);
+    for (let i = start; i < end; i++) {
+      const j = task.jobs[i]!;
+      const valid = nodeVerifier.verify(j.alg, Buffer.from(j.publicKey, 'hex'), linkMessage(j.linkHash), Buffer.from(j.sig, 'hex'));
+      Atomics.store(verdicts, i, valid ? 1 : 2);
+    }
+    checked += end - start;
+    onChunk?.(end - start);
+  }
+}
+
+const port = parentPort;
+if (port && (workerData as { role?: unknown } | null)?.role === WORKER_ROLE) {
+  port.on('message', (task: WorkerTask) => {
+    drain(task, (n) => port.postMessage({ checked: n } satisfies WorkerMessage));
+    port.postMessage({ done: true } satisfies WorkerMessage);
+  });
+}
