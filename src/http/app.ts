@@ -91,6 +91,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   problemsPlugin(app, (code) => metrics.rejections.inc({ type: code }));
   await app.register(fastifyPostgres, { connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
   const pool = (app as unknown as { pg: { pool: Pool } }).pg.pool;
+  // An idle connection can die (a database restart, an administrator): pg reports it on the pool,
+  // and an unheard 'error' event would take the whole process down. Log it; the pool reconnects.
+  pool.on('error', (e) => app.log.warn({ err: { message: e.message, code: (e as { code?: string }).code } }, 'an idle database connection failed'));
   ledgerGauges(metrics.registry, pool);
   const events = new EventBus();
   const ledger = createLedger({
