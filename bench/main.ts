@@ -120,7 +120,7 @@ const median = (xs: number[]): number | null => {
  * the machine's noise falls on every length alike): one warm-up, then `rounds` each.
  */
 async function chainFigures(dbs: BenchDatabases, quick: boolean): Promise<ChainFigures> {
-  const rounds = quick ? 3 : 15;
+  const rounds = quick ? 3 : 25;
   const out: ChainFigures = { rounds, medianMs: {}, medianMsNoPow: {}, roundsMs: {}, roundsMsNoPow: {}, minMs: {}, minMsNoPow: {}, seedSeconds: {} };
   const chains: SeededChain[] = [];
   const fresh: Fresh[] = [];
@@ -176,6 +176,28 @@ async function main(): Promise<void> {
   const children: Child[] = [];
   let ceilingTable: string | undefined;
   let finished = false;
+  let cleaned: Promise<void> | undefined;
+  // Stop the servers, drop what we created, once (at the end, or on Ctrl-C).
+  const cleanUp = () =>
+    (cleaned ??= (async () => {
+      for (const c of children) await c.stop().catch(() => {});
+      if (ceilingTable && dbs.source === 'DATABASE_URL') {
+        const c = new pg.Client({ connectionString: dbs.url });
+        await c.connect().then(() => c.query(`DROP TABLE IF EXISTS ${ceilingTable}`)).finally(() => c.end()).catch(() => {});
+      }
+      await dbs.close();
+      if (finished && !args.keep) rmSync(work, { recursive: true, force: true });
+      else process.stderr.write(`service log, bundle and keys kept in ${work}\n`);
+    })());
+  const interrupted = () => {
+    progress.note('interrupted: stopping the servers and dropping the benchmark databases');
+    // What was running fails as its connections are cut: that is expected now.
+    process.on('unhandledRejection', () => {});
+    process.on('uncaughtException', () => {});
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const pgInfo = await postgresInfo(dbs.url);
     const m = machine(pgInfo, dbs.source);
@@ -296,14 +318,7 @@ async function main(): Promise<void> {
     }
     finished = true;
   } finally {
-    for (const c of children) await c.stop().catch(() => {});
-    if (ceilingTable && dbs.source === 'DATABASE_URL') {
-      const c = new pg.Client({ connectionString: dbs.url });
-      await c.connect().then(() => c.query(`DROP TABLE IF EXISTS ${ceilingTable}`)).finally(() => c.end()).catch(() => {});
-    }
-    await dbs.close();
-    if (finished && !args.keep) rmSync(work, { recursive: true, force: true });
-    else process.stderr.write(`service log, bundle and keys kept in ${work}\n`);
+    await cleanUp();
   }
 }
 

@@ -140,6 +140,7 @@ class SealWatcher {
 
   constructor(url: string) {
     this.#client = new pg.Client({ connectionString: url });
+    this.#client.on('error', () => {});
   }
 
   async start(): Promise<void> {
@@ -159,6 +160,8 @@ class SealWatcher {
         this.seenAt.set(Number(r.height), now);
         this.#last = Math.max(this.#last, Number(r.height));
       }
+    } catch {
+      // a missed poll only delays a sighting by 20 ms; a lost connection ends the phase anyway
     } finally {
       this.#busy = false;
     }

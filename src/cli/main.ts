@@ -34,8 +34,8 @@ export function buildProgram(): Command {
 
   program
     .command('verify')
-    .description('verify a proof file offline (no network)')
-    .argument('<file>', 'a pop/proof/v1 JSON file, or - for standard input')
+    .description('verify a proof or bundle file offline (no network unless --bitcoin)')
+    .argument('<file>', 'a pop/proof/v1 or pop/bundle/v1 JSON file, or - for standard input')
     .option('--json', 'print a machine-readable report')
     .option('--notary-key <hex>', 'trust only this notary public key (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--bitcoin <esplora-url>', "also ask this Esplora whether the anchor's Bitcoin block is on the best chain (the one online check)")

@@ -6,7 +6,7 @@ import { type BundleResult, type BundleLinkResult, verifyBundle } from '../core/
 import { VerificationError } from '../core/errors.js';
 import { PROOF_TYPE, type ProofResult, verifyProof } from '../core/proof.js';
 import { nodeVerifier } from '../node/verifier.js';
-import { verifyBundleParallel } from '../node/verify-bundle.js';
+import { nodeSha256, verifyBundleParallel } from '../node/verify-bundle.js';
 import { EXIT, UsageError, exitCodeFor } from './exit.js';
 import { readJsonFile } from './io.js';
 import { Esplora, EsploraError } from '../anchor/esplora.js';
@@ -151,7 +151,7 @@ async function runVerifyBundle(value: unknown, type: string, opts: VerifyCliOpti
       });
       bar?.update(count + signatures, { phase: 'done' });
     } else {
-      result = verifyBundle(value, { ...notaryKeys, verifier: nodeVerifier });
+      result = verifyBundle(value, { ...notaryKeys, verifier: nodeVerifier, sha256: nodeSha256 });
     }
   } finally {
     bar?.stop();

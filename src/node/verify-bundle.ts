@@ -9,12 +9,16 @@
 // verdicts are in, that run stands if every assumed signature really is valid; otherwise the bundle
 // is verified again with the real verdicts. verifyBundle is deterministic in the answers it gets,
 // so either way the result is exactly that of verifyBundle with nodeVerifier alone.
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { type BundleResult, type BundleVerifyOptions, type KnownSignature, type SignatureJob, bundleSignatureJobs, verifyBundle } from '../core/bundle.js';
 import { nodeVerifier } from './verifier.js';
 import { WORKER_ROLE, type WorkerMessage, type WorkerTask, drain } from './verify-worker.js';
 
-export interface ParallelOptions extends Omit<BundleVerifyOptions, 'verifier' | 'onProgress' | 'knownSignature'> {
+/** node:crypto's SHA-256, for BundleVerifyOptions.sha256. */
+export const nodeSha256 = (data: Uint8Array): Uint8Array => createHash('sha256').update(data).digest();
+
+export interface ParallelOptions extends Omit<BundleVerifyOptions, 'verifier' | 'onProgress' | 'knownSignature' | 'sha256'> {
   /** Worker threads for link signatures (default 2). */
   threads?: number;
   /** Progress: link signatures checked (by the workers and the main thread), and links checked by the main thread. */
@@ -139,7 +143,7 @@ export async function verifyBundleParallel(value: unknown, opts: ParallelOptions
   const at: number[][] = [];
   jobs.forEach((j, i) => ((at[j.link] ??= [])[j.signature] = i));
   const assumed: number[] = [];
-  const base = { verifier: nodeVerifier, ...(opts.notaryKeys ? { notaryKeys: opts.notaryKeys } : {}) };
+  const base = { verifier: nodeVerifier, sha256: nodeSha256, ...(opts.notaryKeys ? { notaryKeys: opts.notaryKeys } : {}) };
   const first = verifyBundle(value, {
     ...base,
     knownSignature: (link, signature) => {

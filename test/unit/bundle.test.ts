@@ -37,7 +37,7 @@ import {
   verifyInclusion,
 } from '../../src/core/index.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
-import { SignatureQueue, verifyBundleParallel, verifySignaturesInWorkers } from '../../src/node/verify-bundle.js';
+import { SignatureQueue, nodeSha256, verifyBundleParallel, verifySignaturesInWorkers } from '../../src/node/verify-bundle.js';
 import { runVerify } from '../../src/cli/verify.js';
 import { exitCodeFor } from '../../src/cli/exit.js';
 import { type BuildLink, type Signer, buildBundle, signManifest } from '../../scripts/bundle-builder.js';
@@ -111,6 +111,9 @@ describe('the golden bundle', () => {
       expect(verdict(read(file), { verifier, notaryKeys: [NOTARY] })).toBe(expected);
     });
   }
+  test.each(Object.keys(verdicts))('%s: the same result with node:crypto SHA-256', (file) => {
+    expect(verifyBundle(read(file), { ...opts, sha256: nodeSha256 })).toEqual(verifyBundle(read(file), opts));
+  });
 });
 
 // --- every single change ---
@@ -509,6 +512,7 @@ describe('helpers', () => {
         const data = Array.from({ length: size }, (_, i) => sha256(new Uint8Array([i, size])));
         const tree = new LinkTree(data);
         const proven = new ProvenTree(size, tree.root);
+        const provenNode = new ProvenTree(size, tree.root, nodeSha256);
         for (const [i, j, tamper] of probes) {
           const index = i % size;
           const path = tree.inclusionProof(index).map(toHex);
@@ -523,16 +527,18 @@ describe('helpers', () => {
               throw e;
             }
           })();
-          const got = (() => {
-            try {
-              proven.verify(claimed, leafHash(data[index]!), path);
-              return 'ok';
-            } catch (e) {
-              if (e instanceof VerificationError) return e.code;
-              throw e;
-            }
-          })();
-          expect(got).toBe(expected);
+          for (const p of [proven, provenNode]) {
+            const got = (() => {
+              try {
+                p.verify(claimed, leafHash(data[index]!), path);
+                return 'ok';
+              } catch (e) {
+                if (e instanceof VerificationError) return e.code;
+                throw e;
+              }
+            })();
+            expect(got).toBe(expected);
+          }
         }
       }),
       { numRuns: 300 },
