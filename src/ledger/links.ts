@@ -2,7 +2,6 @@
 // process version, schemas, disclosures, clock skew, signatures, roles), then one transaction that
 // locks the map's row, checks idempotency, refs, prev and the transition, and stores the link and
 // its encrypted private data. A batch is the same in one transaction: all or nothing.
-import type { PoolClient } from 'pg';
 import { VerificationError } from '../core/errors.js';
 import { parseDisclosure } from '../core/disclosure.js';
 import { fromHex } from '../core/bytes.js';
@@ -12,8 +11,8 @@ import { linkMessage, receiptMessage } from '../core/signature.js';
 import { sha256Hex } from '../core/hash.js';
 import type { Actor } from './api-keys.js';
 import { LedgerError, refuse } from './errors.js';
-import { loadSigners } from './participants.js';
-import type { LedgerDeps } from './ports.js';
+import type { Alg } from '../core/signature.js';
+import type { LedgerDeps, LinkSignatureJob } from './ports.js';
 import { type CompiledProcess, publicErrors } from './process-rules.js';
 import type { Processes } from './processes.js';
 
@@ -52,6 +51,53 @@ interface Prepared {
   signatures: SubmittedSignature[];
   disclosures: string[];
 }
+
+interface SignerKey {
+  alg: Alg;
+  publicKey: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+type Signers = Map<string, { roles: string[]; keys: Map<string, SignerKey> }>;
+
+interface SignerRow {
+  id: string;
+  roles: string[];
+  keys: { key_id: string; alg: Alg; public_key: string; expires_ms: number | null; revoked_ms: number | null }[];
+}
+
+/** One link as pop_append (migrations/005_append.sql) takes it. */
+interface AppendItem {
+  hash: string;
+  process: string;
+  version: number;
+  map_id: string;
+  step: string;
+  author: string;
+  created_at: string;
+  prev: string[];
+  refs: string[];
+  tags: string[];
+  canonical: string;
+  signatures: SubmittedSignature[];
+  accepted_at: string;
+  accepted_ts: string;
+  receipt_sig: string;
+  private: { key_id: string; iv: string; ciphertext: string; tag: string } | null;
+  known: boolean;
+  starts: boolean;
+  after: string[];
+  finals: string[];
+  forks: boolean;
+  index: number | null;
+}
+
+/** Checks one link signature: the key's algorithm, the key (hex), the link's hash, the signature (hex). */
+type VerifyFn = (alg: Alg, publicKey: string, linkHash: string, sig: string) => boolean;
+
+/** Batches with at least this many signatures to check use the verifier's worker threads, if it has them. */
+const POOL_FROM = 64;
 
 const MAX_FIELD_TEXT = 1024;
 
@@ -140,7 +186,10 @@ export class Links {
     );
 
     // Already accepted links answer as they did the first time, before any other check.
-    const existing = await this.#existing(prepared.map((p) => p.hash));
+    const state = await this.#lookup(
+      prepared.map((p) => p.hash),
+      [...new Set(prepared.flatMap((p) => p.signatures.map((s) => s.signer)))],
+    );
     const now = this.#deps.now();
     const processes = new Map<string, CompiledProcess>();
     for (const p of prepared) {
@@ -150,42 +199,206 @@ export class Links {
         if (c) processes.set(key, c);
       }
     }
-    const signers = await loadSigners(this.#deps.pool, [...new Set(prepared.flatMap((p) => p.signatures.map((s) => s.signer)))]);
-    prepared.forEach((p, i) => {
-      if (existing.has(p.hash)) return;
-      at(i, () => this.#check(p, processes.get(`${p.link.process}@${p.link.processVersion}`), signers, now));
-    });
+    await this.#checkAll(prepared, state, processes, now, at);
 
     const acceptedAt = now.toISOString();
-    const results: Acceptance[] = [];
-    const client = await this.#deps.pool.connect();
-    try {
-      await client.query('BEGIN');
-      for (const [i, p] of prepared.entries()) {
-        const process = processes.get(`${p.link.process}@${p.link.processVersion}`);
-        results.push(await this.#store(client, p, process, acceptedAt, now, indexed ? i : undefined));
-      }
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      client.release();
+    const items: AppendItem[] = [];
+    for (const [i, p] of prepared.entries()) {
+      if (state.existing.has(p.hash) || items.some((it) => it.hash === p.hash)) continue;
+      const process = processes.get(`${p.link.process}@${p.link.processVersion}`);
+      items.push(this.#item(p, process, acceptedAt, now, indexed ? i : null));
     }
+    const stored = new Map<string, { created: boolean; accepted_at: string; receipt_sig: string }>();
+    if (items.length) {
+      for (const r of await this.#append(items, prepared, processes)) stored.set(r.hash, r);
+    }
+    const results = prepared.map((p) => {
+      const old = state.existing.get(p.hash);
+      if (old) return this.#acceptance(p.hash, old.accepted_at, old.receipt_sig, false);
+      const r = stored.get(p.hash)!;
+      return this.#acceptance(p.hash, r.accepted_at, r.receipt_sig, r.created);
+    });
+    // A link twice in one batch is stored once: the second answers as a replay.
+    const answered = new Set<string>();
     for (const [i, r] of results.entries()) {
       if (!r.created) continue;
+      if (answered.has(r.linkHash)) {
+        results[i] = { ...r, created: false };
+        continue;
+      }
+      answered.add(r.linkHash);
       const l = prepared[i]!.link;
       this.#deps.events.emit({ type: 'link.accepted', linkHash: r.linkHash, process: l.process, mapId: l.mapId, step: l.step, author: l.author, acceptedAt: r.receipt.acceptedAt });
     }
     return results;
   }
 
-  async #existing(hashes: string[]): Promise<Set<string>> {
-    const { rows } = await this.#deps.pool.query<{ hash: string }>('SELECT hash FROM links WHERE hash = ANY($1)', [hashes]);
-    return new Set(rows.map((r) => r.hash));
+  /** One round trip before any check: which links are stored already, and the signers' roles and keys. */
+  async #lookup(hashes: string[], signerIds: string[]): Promise<{ existing: Map<string, { accepted_at: string; receipt_sig: string }>; signers: Signers }> {
+    const { rows } = await this.#deps.pool.query<{ existing: { hash: string; accepted_at: string; receipt_sig: string }[]; signers: SignerRow[] }>({
+      name: 'pop-append-lookup',
+      text: `SELECT
+        (SELECT coalesce(jsonb_agg(jsonb_build_object('hash', hash, 'accepted_at', accepted_at, 'receipt_sig', receipt_sig)), '[]')
+           FROM links WHERE hash = ANY($1::text[])) AS existing,
+        (SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'roles', p.roles, 'keys',
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key_id', k.key_id, 'alg', k.alg, 'public_key', k.public_key,
+                      'expires_ms', floor(extract(epoch FROM k.expires_at) * 1000), 'revoked_ms', floor(extract(epoch FROM k.revoked_at) * 1000))), '[]')
+               FROM participant_keys k WHERE k.participant_id = p.id))), '[]')
+           FROM participants p WHERE p.id = ANY($2::text[])) AS signers`,
+      values: [hashes, signerIds],
+    });
+    const row = rows[0]!;
+    const signers: Signers = new Map();
+    for (const s of row.signers) {
+      const keys = new Map<string, SignerKey>();
+      for (const k of s.keys) {
+        keys.set(k.key_id, {
+          alg: k.alg,
+          publicKey: k.public_key,
+          expiresAt: k.expires_ms === null ? null : new Date(k.expires_ms),
+          revokedAt: k.revoked_ms === null ? null : new Date(k.revoked_ms),
+        });
+      }
+      signers.set(s.id, { roles: s.roles, keys });
+    }
+    return { existing: new Map(row.existing.map((e) => [e.hash, e])), signers };
   }
 
-  #check(p: Prepared, process: CompiledProcess | undefined, signers: Awaited<ReturnType<typeof loadSigners>>, now: Date): void {
+  /** What pop_append (migrations/005_append.sql) needs for one link, receipt signed and private data sealed. */
+  #item(p: Prepared, process: CompiledProcess | undefined, acceptedAt: string, now: Date, index: number | null): AppendItem {
+    const { link, hash } = p;
+    const step = process?.steps.get(link.step);
+    let sealed: AppendItem['private'] = null;
+    if (p.disclosures.length) {
+      const box = this.#deps.cipher.encrypt(JSON.stringify(p.disclosures), hash);
+      sealed = { key_id: this.#deps.cipher.keyId, iv: box.iv.toString('hex'), ciphertext: box.ciphertext.toString('hex'), tag: box.tag.toString('hex') };
+    }
+    return {
+      hash,
+      process: link.process,
+      version: link.processVersion,
+      map_id: link.mapId,
+      step: link.step,
+      author: link.author,
+      created_at: link.createdAt,
+      prev: link.prev,
+      refs: [...new Set(link.refs.map((r) => r.linkHash))],
+      tags: link.tags,
+      canonical: p.canonical,
+      signatures: p.signatures,
+      accepted_at: acceptedAt,
+      accepted_ts: now.toISOString(),
+      receipt_sig: this.#deps.notary.sign(receiptMessage(hash, acceptedAt)),
+      private: sealed,
+      known: process !== undefined,
+      starts: (step?.definition.after.length ?? 0) === 0,
+      after: step?.definition.after ?? [],
+      finals: process ? [...process.steps].filter(([, s]) => s.definition.final).map(([name]) => name) : [],
+      forks: process?.definition.forks ?? false,
+      index,
+    };
+  }
+
+  /** One round trip: pop_append stores every item or none, or refuses with a code this turns into a LedgerError. */
+  async #append(items: AppendItem[], prepared: Prepared[], processes: Map<string, CompiledProcess>): Promise<{ hash: string; created: boolean; accepted_at: string; receipt_sig: string }[]> {
+    try {
+      const { rows } = await this.#deps.pool.query<{ r: { hash: string; created: boolean; accepted_at: string; receipt_sig: string }[] }>({
+        name: 'pop-append',
+        text: 'SELECT pop_append($1::jsonb) AS r',
+        values: [JSON.stringify(items)],
+      });
+      return rows[0]!.r;
+    } catch (e) {
+      const err = e as { code?: string; message?: string; detail?: string };
+      if (err.code !== 'PP409' && err.code !== 'PP422') throw e;
+      const detail = JSON.parse(err.detail ?? '{}') as { index: number | null; heads?: string[]; missing?: string[]; prev?: string; prevStep?: string };
+      const item = items.find((it) => it.index === detail.index) ?? items[0]!;
+      const link = prepared.find((p) => p.hash === item.hash)!.link;
+      const step = processes.get(`${link.process}@${link.processVersion}`)?.steps.get(link.step)?.definition;
+      const after = step?.after ?? [];
+      const fail = (code: Parameters<typeof refuse>[0], message: string, details: Record<string, unknown> = {}): never =>
+        refuse(code, detail.index === null ? message : `links[${detail.index}]: ${message}`, detail.index === null ? details : { ...details, index: detail.index });
+      switch (err.message) {
+        case 'unknown-process':
+          return fail('unknown-process', `process ${link.process} has no version ${link.processVersion}`);
+        case 'unknown-ref':
+          return fail('unknown-ref', `refs name links that do not exist: ${(detail.missing ?? []).join(', ')}`);
+        case 'map-exists':
+          return fail('stale-head', `map ${link.mapId} already exists; name its head in prev`, { heads: detail.heads });
+        case 'cannot-start':
+          return fail('transition-not-allowed', `step ${link.step} cannot start a map; it follows ${after.join(' or ')}`);
+        case 'started-concurrently':
+          return fail('stale-head', `map ${link.mapId} was started concurrently; name its head in prev`);
+        case 'no-map':
+          return fail('transition-not-allowed', `map ${link.mapId} does not exist; a map starts with "prev": []`);
+        case 'prev-foreign':
+          return fail('transition-not-allowed', `prev ${detail.prev} is not a link of map ${link.mapId}`);
+        case 'stale-head':
+          return fail('stale-head', `prev does not name the current head of map ${link.mapId}`, { heads: detail.heads });
+        case 'may-not-follow':
+          return fail('transition-not-allowed', `step ${link.step} may not follow ${detail.prevStep} (it follows ${after.join(', ') || 'nothing: it starts a map'})`);
+        case 'after-final':
+          return fail('transition-not-allowed', `no step may follow ${detail.prevStep}, which is final`);
+        default:
+          throw e;
+      }
+    }
+  }
+
+  /**
+   * Every rule of spec §4 that needs no lock, for each link not stored yet, in order: the first
+   * refusal wins, as if each link were checked alone. With a PooledVerifier and enough signatures,
+   * a first pass assumes every signature valid and records them, the recorded ones are checked on
+   * worker threads, and the links are checked again with the real verdicts only if one is invalid
+   * (so the refusal is the very one an in-order check would give).
+   */
+  async #checkAll(
+    prepared: Prepared[],
+    state: { existing: Map<string, unknown>; signers: Signers },
+    processes: Map<string, CompiledProcess>,
+    now: Date,
+    at: <T>(i: number, f: () => T) => T,
+  ): Promise<void> {
+    const todo = prepared.flatMap((p, i) => (state.existing.has(p.hash) ? [] : [i]));
+    let current = 0;
+    const checkUpTo = (verify: VerifyFn, last = Infinity): void => {
+      for (const i of todo) {
+        if (i > last) return;
+        current = i;
+        const p = prepared[i]!;
+        at(i, () => this.#check(p, processes.get(`${p.link.process}@${p.link.processVersion}`), state.signers, now, verify));
+      }
+    };
+    const verifier = this.#deps.verifier;
+    const pooled = 'verifyLinkSignatures' in verifier ? verifier : undefined;
+    const signatures = todo.reduce((n, i) => n + prepared[i]!.signatures.length, 0);
+    if (!pooled || signatures < POOL_FROM) {
+      checkUpTo((alg, key, hash, sig) => verifier.verify(alg, fromHex(key), linkMessage(hash), fromHex(sig)));
+      return;
+    }
+    const jobs: LinkSignatureJob[] = [];
+    let failedAt = Infinity;
+    let refusal: unknown;
+    try {
+      checkUpTo((alg, publicKey, linkHash, sig) => {
+        jobs.push({ alg, publicKey, linkHash, sig });
+        return true;
+      });
+    } catch (e) {
+      refusal = e;
+      failedAt = current;
+    }
+    const verdicts = await pooled.verifyLinkSignatures(jobs);
+    if (verdicts.every(Boolean)) {
+      if (refusal !== undefined) throw refusal;
+      return;
+    }
+    const known = new Map(jobs.map((j, k) => [`${j.alg}/${j.publicKey}/${j.linkHash}/${j.sig}`, verdicts[k]!]));
+    checkUpTo((alg, key, hash, sig) => known.get(`${alg}/${key}/${hash}/${sig}`) ?? verifier.verify(alg, fromHex(key), linkMessage(hash), fromHex(sig)), failedAt);
+    if (refusal !== undefined) throw refusal;
+  }
+
+  #check(p: Prepared, process: CompiledProcess | undefined, signers: Signers, now: Date, verify: VerifyFn): void {
     const { link } = p;
     if (!process) refuse('unknown-process', `process ${link.process} has no version ${link.processVersion}`);
     const step = process.steps.get(link.step);
@@ -202,16 +415,15 @@ export class Links {
     if (skew > this.#deps.limits.maxClockSkewMs) {
       refuse('clock-skew', `createdAt ${link.createdAt} is ${Math.round(skew / 1000)} s from the service clock; at most ${this.#deps.limits.maxClockSkewMs / 1000} s allowed`);
     }
-    const message = linkMessage(p.hash);
     const roles = new Set<string>();
     for (const s of p.signatures) {
       const signer = signers.get(s.signer);
       const key = signer?.keys.get(s.keyId);
       if (!signer || !key) refuse('unknown-key', `participant ${s.signer} has no key ${s.keyId}`);
       if (key.alg !== s.alg) refuse('signature-invalid', `key ${s.signer}/${s.keyId} is ${key.alg}, the signature says ${s.alg}`);
-      if (key.revoked_at && key.revoked_at.getTime() <= now.getTime()) refuse('key-revoked', `key ${s.signer}/${s.keyId} was revoked at ${key.revoked_at.toISOString()}`);
-      if (key.expires_at && key.expires_at.getTime() <= now.getTime()) refuse('key-expired', `key ${s.signer}/${s.keyId} expired at ${key.expires_at.toISOString()}`);
-      if (!this.#deps.verifier.verify(key.alg, fromHex(key.public_key), message, fromHex(s.sig))) {
+      if (key.revokedAt && key.revokedAt.getTime() <= now.getTime()) refuse('key-revoked', `key ${s.signer}/${s.keyId} was revoked at ${key.revokedAt.toISOString()}`);
+      if (key.expiresAt && key.expiresAt.getTime() <= now.getTime()) refuse('key-expired', `key ${s.signer}/${s.keyId} expired at ${key.expiresAt.toISOString()}`);
+      if (!verify(key.alg, key.publicKey, p.hash, s.sig)) {
         refuse('signature-invalid', `the signature by ${s.signer}/${s.keyId} does not verify over pop:link:v1:${p.hash}`);
       }
       for (const r of signer.roles) roles.add(r);
@@ -224,77 +436,6 @@ export class Links {
     for (const role of step.definition.signers) {
       if (!roles.has(role)) refuse('signer-missing', `step ${link.step} needs a signature by a ${role}`);
     }
-  }
-
-  async #store(client: PoolClient, p: Prepared, process: CompiledProcess | undefined, acceptedAt: string, now: Date, index: number | undefined): Promise<Acceptance> {
-    const { link, hash } = p;
-    const fail = (code: Parameters<typeof refuse>[0], message: string, details: Record<string, unknown> = {}): never =>
-      refuse(code, index === undefined ? message : `links[${index}]: ${message}`, index === undefined ? details : { ...details, index });
-    const map = await client.query<{ heads: string[] }>('SELECT heads FROM maps WHERE process = $1 AND map_id = $2 FOR UPDATE', [link.process, link.mapId]);
-    const again = await client.query<{ accepted_at: string; receipt_sig: string }>('SELECT accepted_at, receipt_sig FROM links WHERE hash = $1', [hash]);
-    if (again.rows[0]) return this.#acceptance(hash, again.rows[0].accepted_at, again.rows[0].receipt_sig, false);
-    if (!process) return fail('unknown-process', `process ${link.process} has no version ${link.processVersion}`);
-    const step = process.steps.get(link.step)!;
-
-    const refs = [...new Set(link.refs.map((r) => r.linkHash))];
-    if (refs.length) {
-      const found = await client.query<{ hash: string }>('SELECT hash FROM links WHERE hash = ANY($1)', [refs]);
-      const missing = refs.filter((r) => !found.rows.some((f) => f.hash === r));
-      if (missing.length) fail('unknown-ref', `refs name links that do not exist: ${missing.join(', ')}`);
-    }
-
-    const heads: string[] | undefined = map.rows[0]?.heads;
-    if (link.prev.length === 0) {
-      if (heads) fail('stale-head', `map ${link.mapId} already exists; name its head in prev`, { heads });
-      if (step.definition.after.length > 0) fail('transition-not-allowed', `step ${link.step} cannot start a map; it follows ${step.definition.after.join(' or ')}`);
-      const created = await client.query(
-        'INSERT INTO maps (process, map_id, heads, links) VALUES ($1, $2, $3, 1) ON CONFLICT DO NOTHING',
-        [link.process, link.mapId, [hash]],
-      );
-      if (created.rowCount !== 1) {
-        // Another transaction started this map meanwhile; if it stored this very link, answer as it did.
-        const same = await client.query<{ accepted_at: string; receipt_sig: string }>('SELECT accepted_at, receipt_sig FROM links WHERE hash = $1', [hash]);
-        if (same.rows[0]) return this.#acceptance(hash, same.rows[0].accepted_at, same.rows[0].receipt_sig, false);
-        fail('stale-head', `map ${link.mapId} was started concurrently; name its head in prev`);
-      }
-    } else {
-      if (!heads) return fail('transition-not-allowed', `map ${link.mapId} does not exist; a map starts with "prev": []`);
-      const prevRows = await client.query<{ hash: string; step: string; process: string; map_id: string; process_version: number }>(
-        'SELECT hash, step, process, map_id, process_version FROM links WHERE hash = ANY($1)',
-        [link.prev],
-      );
-      for (const prev of link.prev) {
-        const row = prevRows.rows.find((r) => r.hash === prev);
-        if (!row || row.process !== link.process || row.map_id !== link.mapId) fail('transition-not-allowed', `prev ${prev} is not a link of map ${link.mapId}`);
-      }
-      if (!process.definition.forks) {
-        if (link.prev.length !== heads.length || !link.prev.every((h) => heads.includes(h))) {
-          fail('stale-head', `prev does not name the current head of map ${link.mapId}`, { heads });
-        }
-      }
-      for (const row of prevRows.rows) {
-        if (!step.definition.after.includes(row.step)) {
-          fail('transition-not-allowed', `step ${link.step} may not follow ${row.step} (it follows ${step.definition.after.join(', ') || 'nothing: it starts a map'})`);
-        }
-        if (process.steps.get(row.step)?.definition.final) fail('transition-not-allowed', `no step may follow ${row.step}, which is final`);
-      }
-      const next = [...heads.filter((h) => !link.prev.includes(h)), hash];
-      await client.query('UPDATE maps SET heads = $3, links = links + 1, updated_at = now() WHERE process = $1 AND map_id = $2', [link.process, link.mapId, next]);
-    }
-
-    const receiptSig = this.#deps.notary.sign(receiptMessage(hash, acceptedAt));
-    const inserted = await client.query<{ seq: string }>(
-      `INSERT INTO links (hash, process, process_version, map_id, step, author, created_at, prev, refs, tags, canonical, signatures, accepted_at, accepted_ts, receipt_sig)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING seq`,
-      [hash, link.process, link.processVersion, link.mapId, link.step, link.author, link.createdAt, link.prev, refs, link.tags, p.canonical, JSON.stringify(p.signatures), acceptedAt, now, receiptSig],
-    );
-    // Queue it for sealing in the same transaction: an accepted link is never forgotten.
-    await client.query('INSERT INTO unsealed_links (seq, link_hash, accepted_ts) VALUES ($1, $2, $3)', [inserted.rows[0]!.seq, hash, now]);
-    if (p.disclosures.length) {
-      const box = this.#deps.cipher.encrypt(JSON.stringify(p.disclosures), hash);
-      await client.query('INSERT INTO private_data (link_hash, key_id, iv, ciphertext, tag) VALUES ($1, $2, $3, $4, $5)', [hash, this.#deps.cipher.keyId, box.iv, box.ciphertext, box.tag]);
-    }
-    return this.#acceptance(hash, acceptedAt, receiptSig, true);
   }
 
   #acceptance(hash: string, acceptedAt: string, sig: string, created: boolean): Acceptance {

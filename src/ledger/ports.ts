@@ -1,6 +1,6 @@
 // What the ledger needs from the outside world, passed in by the composition root (src/service).
 import type { Pool } from 'pg';
-import type { SignatureVerifier } from '../core/signature.js';
+import type { Alg, SignatureVerifier } from '../core/signature.js';
 
 export interface Notary {
   keyId: string;
@@ -29,9 +29,23 @@ export interface Limits {
   batchMax: number;
 }
 
+/** One link signature to check: the key (hex), the link's hash and the signature (hex). */
+export interface LinkSignatureJob {
+  alg: Alg;
+  publicKey: string;
+  linkHash: string;
+  sig: string;
+}
+
+/** A verifier that can also check many link signatures off the calling thread (src/node/signature-pool.ts). */
+export interface PooledVerifier extends SignatureVerifier {
+  verifyLinkSignatures(jobs: readonly LinkSignatureJob[]): Promise<boolean[]>;
+}
+
 export interface LedgerDeps {
   pool: Pool;
-  verifier: SignatureVerifier;
+  /** A PooledVerifier checks big batches' signatures off the request thread. */
+  verifier: SignatureVerifier | PooledVerifier;
   notary: Notary;
   cipher: DataCipher;
   now: () => Date;

@@ -9,7 +9,7 @@ import { Sealer } from '../ledger/sealer.js';
 import { type AnchoringHandle, startAnchoring } from './anchoring.js';
 import { aesGcmCipher } from '../node/cipher.js';
 import { ed25519Notary } from '../node/notary.js';
-import { nodeVerifier } from '../node/verifier.js';
+import { SignaturePool } from '../node/signature-pool.js';
 import type { Config } from './config.js';
 import { keyFromFileOrCreate, writeSecretFile } from './secrets.js';
 
@@ -45,7 +45,8 @@ export async function startService(config: Config, log: (msg: string) => void = 
       databaseUrl,
       notary,
       cipher: aesGcmCipher(dataKey),
-      verifier: nodeVerifier,
+      // node:crypto; big batches' signatures on worker threads.
+      verifier: new SignaturePool({ onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) }),
       limits: config,
       logger: { level: config.logLevel },
     });

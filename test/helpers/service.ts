@@ -16,6 +16,7 @@ import {
   toHex,
   type Link,
 } from '../../src/core/index.js';
+import type { SignatureVerifier } from '../../src/core/signature.js';
 import { migrate } from '../../src/db/migrate.js';
 import { buildApp, type App } from '../../src/http/app.js';
 import { aesGcmCipher } from '../../src/node/cipher.js';
@@ -66,7 +67,7 @@ const ROLES: [string, Alg][] = [
   ['payment-provider', 'ecdsa-secp256k1'],
 ];
 
-export async function startTestService(opts: { parties?: boolean; process?: boolean } = {}): Promise<TestService> {
+export async function startTestService(opts: { parties?: boolean; process?: boolean; verifier?: SignatureVerifier } = {}): Promise<TestService> {
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
   await migrate(pool);
@@ -78,7 +79,7 @@ export async function startTestService(opts: { parties?: boolean; process?: bool
     databaseUrl: db.url,
     notary,
     cipher: aesGcmCipher(randomBytes(32)),
-    verifier: nodeVerifier,
+    verifier: opts.verifier ?? nodeVerifier,
     limits: { maxClockSkewMs: 300_000, batchMax: 1000, bodyLimitBytes: 8 * 1024 * 1024, rateLimitPerMinute: 1_000_000 },
     now: () => new Date(Date.now() + clock.offsetMs),
     logger: { level: 'info', stream: { write: (line: string) => void logs.push(line) } },

@@ -163,6 +163,30 @@ describe('POST /v1/links/batch: all or nothing', () => {
     expect((again.json.items ?? []).map((i) => i['receipt'])).toEqual(items.map((i) => i.receipt));
   });
 
+  test('good: one link twice in a batch is stored once; the second answers as a replay of the first', async () => {
+    const [o, c] = orderConfirmProduce('batch-twice');
+    const r = await svc.request('POST', '/v1/links/batch', { body: { links: [o!.body, o!.body, c!.body] } });
+    expect(r.status, r.body).toBe(201);
+    const items = (r.json.items ?? []) as { linkHash: string; created: boolean; receipt: unknown }[];
+    expect(items.map((i) => [i.linkHash, i.created])).toEqual([[o!.hash, true], [o!.hash, false], [c!.hash, true]]);
+    expect(items[1]!.receipt).toEqual(items[0]!.receipt);
+    const map = await svc.request('GET', '/v1/maps/order-to-cash/batch-twice');
+    expect(map.json['links']).toBe(2);
+    expect((await svc.request('GET', '/v1/links?mapId=batch-twice')).json.items).toHaveLength(2);
+  });
+
+  test('good: a batch mixing stored links and new ones: the stored answer with their first receipts, the new are stored', async () => {
+    const [o, c, m] = orderConfirmProduce('batch-mixed');
+    const first = await svc.request('POST', '/v1/links/batch', { body: { links: [o!.body, c!.body] } });
+    expect(first.status, first.body).toBe(201);
+    const r = await svc.request('POST', '/v1/links/batch', { body: { links: [o!.body, c!.body, m!.body] } });
+    expect(r.status, r.body).toBe(201);
+    const items = (r.json.items ?? []) as { linkHash: string; created: boolean; receipt: unknown }[];
+    expect(items.map((i) => i.created)).toEqual([false, false, true]);
+    expect(items.slice(0, 2).map((i) => i.receipt)).toEqual(((first.json.items ?? []) as { receipt: unknown }[]).map((i) => i.receipt));
+    expect((await svc.request('GET', '/v1/maps/order-to-cash/batch-mixed')).json['heads']).toEqual([m!.hash]);
+  });
+
   const expectNothingStored = async (mapId: string, hashes: string[]) => {
     for (const h of hashes) expectProblem(await svc.request('GET', `/v1/links/${h}`), 404, 'not-found');
     expectProblem(await svc.request('GET', `/v1/maps/order-to-cash/${mapId}`), 404, 'not-found');
