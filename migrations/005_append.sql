@@ -8,12 +8,13 @@
 -- call runs in.
 --
 -- A refusal raises SQLSTATE 'PP409' (a stale head) or 'PP422' with the refusal's code as the
--- message and what the service needs to word it as JSON in the detail. The service turns them into
+-- message and what the service needs to word it as JSON in the detail; 'PP001' says a signing key
+-- the service took for valid (from its cache) is revoked: it checks again with fresh keys. The service turns them into
 -- the same problem documents as before; nothing here holds private data (only hashes, steps, ids).
 --
 -- Each element of `items`: hash, process, version, map_id, step, author, created_at, prev, refs
 -- (distinct), tags, canonical, signatures (jsonb), accepted_at (text, as signed), accepted_ts,
--- receipt_sig, private (null or {key_id, iv, ciphertext, tag} in hex), known (the process version
+-- receipt_sig, keys ([participant, keyId] of each signature), private (null or {key_id, iv, ciphertext, tag} in hex), known (the process version
 -- exists), starts (the step may start a map), after (steps it may follow), finals (the process's
 -- final steps), forks (the process allows forks), index (its place in the request).
 CREATE FUNCTION pop_append(items jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -48,6 +49,12 @@ BEGIN
     END IF;
     IF NOT (it->>'known')::boolean THEN
       RAISE EXCEPTION 'unknown-process' USING ERRCODE = 'PP422', DETAIL = jsonb_build_object('index', it->'index')::text;
+    END IF;
+    -- The service checked the signatures with keys it may have cached: none may be revoked by now.
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(it->'keys') AS k(v)
+                 JOIN participant_keys pk ON pk.participant_id = k.v->>0 AND pk.key_id = k.v->>1
+                WHERE pk.revoked_at IS NOT NULL AND pk.revoked_at <= (it->>'accepted_ts')::timestamptz) THEN
+      RAISE EXCEPTION 'keys-changed' USING ERRCODE = 'PP001', DETAIL = jsonb_build_object('index', it->'index')::text;
     END IF;
 
     IF cardinality(v_refs) > 0 THEN

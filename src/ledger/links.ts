@@ -84,6 +84,8 @@ interface AppendItem {
   accepted_at: string;
   accepted_ts: string;
   receipt_sig: string;
+  /** [participant, keyId] of each signature: pop_append refuses if one is revoked by now. */
+  keys: [string, string][];
   private: { key_id: string; iv: string; ciphertext: string; tag: string } | null;
   known: boolean;
   starts: boolean;
@@ -95,6 +97,12 @@ interface AppendItem {
 
 /** Checks one link signature: the key's algorithm, the key (hex), the link's hash, the signature (hex). */
 type VerifyFn = (alg: Alg, publicKey: string, linkHash: string, sig: string) => boolean;
+
+/** pop_append found a signing key revoked that the cache thought valid: check again with fresh keys. */
+class KeysChanged extends Error {}
+
+/** Participants whose roles and keys are kept in memory at most (then the cache starts afresh). */
+const SIGNER_CACHE_MAX = 10_000;
 
 /** Batches with at least this many signatures to check use the verifier's worker threads, if it has them. */
 const POOL_FROM = 64;
@@ -154,6 +162,12 @@ function privateObject(disclosures: string[]): Record<string, Json> {
 export class Links {
   readonly #deps: LedgerDeps;
   readonly #processes: Processes;
+  /**
+   * Participants' roles and keys. Roles never change and keys are only added or revoked (migration
+   * 001's triggers): a key missing here sends the request down the lookup path, and pop_append
+   * refuses to store a link whose signing key is revoked in the database, whatever this says.
+   */
+  readonly #signerCache: Signers = new Map();
 
   constructor(deps: LedgerDeps, processes: Processes) {
     this.#deps = deps;
@@ -185,11 +199,6 @@ export class Links {
       }),
     );
 
-    // Already accepted links answer as they did the first time, before any other check.
-    const state = await this.#lookup(
-      prepared.map((p) => p.hash),
-      [...new Set(prepared.flatMap((p) => p.signatures.map((s) => s.signer)))],
-    );
     const now = this.#deps.now();
     const processes = new Map<string, CompiledProcess>();
     for (const p of prepared) {
@@ -199,21 +208,48 @@ export class Links {
         if (c) processes.set(key, c);
       }
     }
-    await this.#checkAll(prepared, state, processes, now, at);
+    const signerIds = [...new Set(prepared.flatMap((p) => p.signatures.map((s) => s.signer)))];
+    const hashes = prepared.map((p) => p.hash);
 
-    const acceptedAt = now.toISOString();
-    const items: AppendItem[] = [];
-    for (const [i, p] of prepared.entries()) {
-      if (state.existing.has(p.hash) || items.some((it) => it.hash === p.hash)) continue;
-      const process = processes.get(`${p.link.process}@${p.link.processVersion}`);
-      items.push(this.#item(p, process, acceptedAt, now, indexed ? i : null));
+    // The fast path: signers from the cache, every link checked, then one call that stores them (a
+    // link stored already answers as it did the first time; a key revoked since it was cached is
+    // caught there). Only a refusal, or keys that changed, costs a lookup: stored links are then
+    // answered without their checks (as the first time), and the signers are read afresh.
+    let existing = new Map<string, unknown>();
+    let signers = await this.#cachedSigners(signerIds);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#checkAll(prepared, existing, signers, processes, now, at);
+      } catch (e) {
+        if (!(e instanceof LedgerError) || attempt > 0) throw e;
+        ({ existing, signers } = await this.#lookup(hashes, signerIds));
+        await this.#checkAll(prepared, existing, signers, processes, now, at);
+      }
+      const acceptedAt = now.toISOString();
+      const items: AppendItem[] = [];
+      const queued = new Set<string>();
+      for (const [i, p] of prepared.entries()) {
+        if (existing.has(p.hash) || queued.has(p.hash)) continue;
+        queued.add(p.hash);
+        items.push(this.#item(p, processes.get(`${p.link.process}@${p.link.processVersion}`), acceptedAt, now, indexed ? i : null));
+      }
+      try {
+        return await this.#finish(prepared, items, existing, processes);
+      } catch (e) {
+        if (!(e instanceof KeysChanged) || attempt > 0) throw e;
+        ({ existing, signers } = await this.#lookup(hashes, signerIds));
+      }
     }
+  }
+
+  /** Stores the items (one round trip) and answers for every prepared link, in order. */
+  async #finish(prepared: Prepared[], items: AppendItem[], existing: Map<string, unknown>, processes: Map<string, CompiledProcess>): Promise<Acceptance[]> {
     const stored = new Map<string, { created: boolean; accepted_at: string; receipt_sig: string }>();
     if (items.length) {
       for (const r of await this.#append(items, prepared, processes)) stored.set(r.hash, r);
     }
     const results = prepared.map((p) => {
-      const old = state.existing.get(p.hash);
+      const old = existing.get(p.hash) as { accepted_at: string; receipt_sig: string } | undefined;
       if (old) return this.#acceptance(p.hash, old.accepted_at, old.receipt_sig, false);
       const r = stored.get(p.hash)!;
       return this.#acceptance(p.hash, r.accepted_at, r.receipt_sig, r.created);
@@ -233,7 +269,20 @@ export class Links {
     return results;
   }
 
-  /** One round trip before any check: which links are stored already, and the signers' roles and keys. */
+  /** The signers' roles and keys from the cache; the ones it lacks in one query. */
+  async #cachedSigners(ids: string[]): Promise<Signers> {
+    const out: Signers = new Map();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const s = this.#signerCache.get(id);
+      if (s) out.set(id, s);
+      else missing.push(id);
+    }
+    if (missing.length) for (const [id, s] of (await this.#lookup([], missing)).signers) out.set(id, s);
+    return out;
+  }
+
+  /** One round trip: which links are stored already, and the signers' roles and keys afresh (cached). */
   async #lookup(hashes: string[], signerIds: string[]): Promise<{ existing: Map<string, { accepted_at: string; receipt_sig: string }>; signers: Signers }> {
     const { rows } = await this.#deps.pool.query<{ existing: { hash: string; accepted_at: string; receipt_sig: string }[]; signers: SignerRow[] }>({
       name: 'pop-append-lookup',
@@ -261,6 +310,8 @@ export class Links {
       }
       signers.set(s.id, { roles: s.roles, keys });
     }
+    if (this.#signerCache.size + signers.size > SIGNER_CACHE_MAX) this.#signerCache.clear();
+    for (const [id, s] of signers) this.#signerCache.set(id, s);
     return { existing: new Map(row.existing.map((e) => [e.hash, e])), signers };
   }
 
@@ -289,6 +340,7 @@ export class Links {
       accepted_at: acceptedAt,
       accepted_ts: now.toISOString(),
       receipt_sig: this.#deps.notary.sign(receiptMessage(hash, acceptedAt)),
+      keys: p.signatures.map((sg) => [sg.signer, sg.keyId]),
       private: sealed,
       known: process !== undefined,
       starts: (step?.definition.after.length ?? 0) === 0,
@@ -310,6 +362,7 @@ export class Links {
       return rows[0]!.r;
     } catch (e) {
       const err = e as { code?: string; message?: string; detail?: string };
+      if (err.code === 'PP001') throw new KeysChanged();
       if (err.code !== 'PP409' && err.code !== 'PP422') throw e;
       const detail = JSON.parse(err.detail ?? '{}') as { index: number | null; heads?: string[]; missing?: string[]; prev?: string; prevStep?: string };
       const item = items.find((it) => it.index === detail.index) ?? items[0]!;
@@ -354,19 +407,20 @@ export class Links {
    */
   async #checkAll(
     prepared: Prepared[],
-    state: { existing: Map<string, unknown>; signers: Signers },
+    existing: Map<string, unknown>,
+    signers: Signers,
     processes: Map<string, CompiledProcess>,
     now: Date,
     at: <T>(i: number, f: () => T) => T,
   ): Promise<void> {
-    const todo = prepared.flatMap((p, i) => (state.existing.has(p.hash) ? [] : [i]));
+    const todo = prepared.flatMap((p, i) => (existing.has(p.hash) ? [] : [i]));
     let current = 0;
     const checkUpTo = (verify: VerifyFn, last = Infinity): void => {
       for (const i of todo) {
         if (i > last) return;
         current = i;
         const p = prepared[i]!;
-        at(i, () => this.#check(p, processes.get(`${p.link.process}@${p.link.processVersion}`), state.signers, now, verify));
+        at(i, () => this.#check(p, processes.get(`${p.link.process}@${p.link.processVersion}`), signers, now, verify));
       }
     };
     const verifier = this.#deps.verifier;

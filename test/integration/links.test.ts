@@ -50,6 +50,29 @@ describe('a whole order, step by step', () => {
     expect(found.json.items).toHaveLength(1);
   });
 
+  test('a retry long after the first post (past the clock-skew window) still answers 200 with the first receipt', async () => {
+    const s = makeSubmission(svc.parties['customer']!, { step: 'order', mapId: 'order-late-retry', ...VALID['order'] });
+    const first = await svc.request('POST', '/v1/links', { body: s.body });
+    expect(first.status, first.body).toBe(201);
+    svc.clock.offsetMs += 3_600_000;
+    try {
+      const late = await svc.request('POST', '/v1/links', { body: s.body });
+      expect(late.status, late.body).toBe(200);
+      expect(late.json['receipt']).toEqual(first.json['receipt']);
+      // In a batch too, beside a new link that is checked as usual (and refused: its createdAt is an hour old now).
+      const other = makeSubmission(svc.parties['customer']!, { step: 'order', mapId: 'order-late-other', ...VALID['order'] });
+      const batch = await svc.request('POST', '/v1/links/batch', { body: { links: [s.body, other.body] } });
+      expect(batch.status, batch.body).toBe(422);
+      expect(batch.json['type']).toBe('https://proof-of-process.dev/problems/clock-skew');
+      expect(batch.json['index']).toBe(1);
+      const alone = await svc.request('POST', '/v1/links/batch', { body: { links: [s.body] } });
+      expect(alone.status, alone.body).toBe(200);
+      expect((alone.json.items ?? [])[0]?.['receipt']).toEqual(first.json['receipt']);
+    } finally {
+      svc.clock.offsetMs -= 3_600_000;
+    }
+  });
+
   test('the public record is the signed link, byte for byte, and holds no private value', async () => {
     const s = makeSubmission(svc.parties['customer']!, { step: 'order', mapId: 'order-pub', ...VALID['order'] });
     await svc.request('POST', '/v1/links', { body: s.body });
