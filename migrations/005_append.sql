@@ -123,3 +123,6 @@ BEGIN
   END LOOP;
   RETURN to_jsonb(v_results);
 END $$;
+
+-- A public key belongs to one participant (src/ledger/participants.ts checks it on every new key).
+CREATE INDEX participant_keys_public_key ON participant_keys (public_key);

@@ -99,7 +99,11 @@ interface AppendItem {
 type VerifyFn = (alg: Alg, publicKey: string, linkHash: string, sig: string) => boolean;
 
 /** pop_append found a signing key revoked that the cache thought valid: check again with fresh keys. */
-class KeysChanged extends Error {}
+class KeysChanged extends Error {
+  constructor(readonly index: number | null) {
+    super(`${index === null ? '' : `links[${index}]: `}a signing key of the link was revoked while it was being stored`);
+  }
+}
 
 /** Participants whose roles and keys are kept in memory at most (then the cache starts afresh). */
 const SIGNER_CACHE_MAX = 10_000;
@@ -125,6 +129,7 @@ function prepare(sub: Submission): Prepared {
   const digests = new Set(link.digests);
   const covered = new Set<string>();
   const fields = new Set<string>();
+  const salts = new Set<string>();
   for (const [i, d] of disclosures.entries()) {
     let parsed;
     try {
@@ -135,7 +140,10 @@ function prepare(sub: Submission): Prepared {
     }
     if (!digests.has(parsed.digest)) refuse('disclosure-invalid', `private.disclosures[${i}] (field "${parsed.field.slice(0, MAX_FIELD_TEXT)}") is not among the link's digests`);
     if (fields.has(parsed.field)) refuse('disclosure-invalid', `field "${parsed.field.slice(0, MAX_FIELD_TEXT)}" is disclosed twice`);
+    // docs/protocol.md §3: a fresh salt per field. (The salt itself is private: never in the message.)
+    if (salts.has(parsed.salt)) refuse('disclosure-invalid', `private.disclosures[${i}] reuses the salt of another field of this link: draw a fresh salt per field`);
     fields.add(parsed.field);
+    salts.add(parsed.salt);
     covered.add(parsed.digest);
   }
   if (covered.size !== digests.size) {
@@ -236,7 +244,9 @@ export class Links {
       try {
         return await this.#finish(prepared, items, existing, processes);
       } catch (e) {
-        if (!(e instanceof KeysChanged) || attempt > 0) throw e;
+        if (!(e instanceof KeysChanged)) throw e;
+        // Revoked between the fresh lookup and the store: refused as a revoked key, which it now is.
+        if (attempt > 0) refuse('key-revoked', e.message, e.index === null ? {} : { index: e.index });
         ({ existing, signers } = await this.#lookup(hashes, signerIds));
       }
     }
@@ -362,7 +372,7 @@ export class Links {
       return rows[0]!.r;
     } catch (e) {
       const err = e as { code?: string; message?: string; detail?: string };
-      if (err.code === 'PP001') throw new KeysChanged();
+      if (err.code === 'PP001') throw new KeysChanged((JSON.parse(err.detail ?? '{}') as { index?: number | null }).index ?? null);
       if (err.code !== 'PP409' && err.code !== 'PP422') throw e;
       const detail = JSON.parse(err.detail ?? '{}') as { index: number | null; heads?: string[]; missing?: string[]; prev?: string; prevStep?: string };
       const item = items.find((it) => it.index === detail.index) ?? items[0]!;

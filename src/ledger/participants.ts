@@ -138,11 +138,18 @@ export class Participants {
   }
 }
 
+/**
+ * One public key belongs to one participant: otherwise a participant registering another's key could
+ * present that one's signatures as its own (co-)signatures. (Two registrations of one key racing each
+ * other could both pass this check; registering keys is an administrative act, not a hot path.)
+ */
 async function insertKey(db: Pool | PoolClient, participantId: string, k: NewKey): Promise<void> {
-  await db.query(
-    'INSERT INTO participant_keys (participant_id, key_id, alg, public_key, expires_at) VALUES ($1, $2, $3, $4, $5)',
+  const { rowCount } = await db.query(
+    `INSERT INTO participant_keys (participant_id, key_id, alg, public_key, expires_at)
+     SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM participant_keys WHERE public_key = $4 AND participant_id <> $1)`,
     [participantId, k.keyId, k.alg, k.publicKey, k.expiresAt ?? null],
   );
+  if (rowCount !== 1) refuse('conflict', `key ${k.keyId}: this public key is registered to another participant`);
 }
 
 /** Signer lookups for link intake: participants with their roles and keys, in one query. */
