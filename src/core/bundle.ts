@@ -25,7 +25,8 @@ import { type CheckedHeader, type NotaryPin, checkSignedHeader, disclosedFields 
 import { checkHistory } from './proof.js';
 import { inclusionRanges } from './history.js';
 import { leafHash, nodeHash } from './rfc6962.js';
-import { AJV_OPTIONS, SCHEMA_IDS, assertSchema, describeErrors } from './schema.js';
+import { SCHEMA_IDS, assertSchema, describeErrors } from './schema.js';
+import { MAX_DEFINITION_CHARS, STEP_AJV_OPTIONS, schemaBoundsViolation } from './schema-bounds.js';
 import { type Alg, type SignatureVerifier, isAlg, linkMessage, publicKeyValid } from './signature.js';
 
 export type BundleScope = BundleV1['scope'];
@@ -172,12 +173,13 @@ interface CompiledProcess {
 const compiledProcesses = new Map<string, CompiledProcess>();
 const COMPILED_LIMIT = 256;
 
-// One Ajv for all step schemas (the options of core/schema.ts): each schema is compiled and then
-// removed again, so that one step's $id can neither clash with nor be referenced by another's — as
-// with a fresh instance per step — while the 2020-12 meta-schema is compiled once, not per step.
+// One Ajv for all step schemas (the service's options, core/schema-bounds.ts: RE2 patterns, no remote
+// refs): each schema is compiled and then removed again, so that one step's $id can neither clash
+// with nor be referenced by another's — as with a fresh instance per step — while the 2020-12
+// meta-schema is compiled once, not per step.
 let stepAjv: Ajv2020 | undefined;
 function compileStepSchema(schema: object): ValidateFunction {
-  stepAjv ??= new Ajv2020({ ...AJV_OPTIONS });
+  stepAjv ??= new Ajv2020({ ...STEP_AJV_OPTIONS });
   try {
     return stepAjv.compile(schema);
   } finally {
@@ -201,6 +203,9 @@ function compileProcess(label: string, hash: string, def: ProcessDefinition): Co
     }
     let meta: ValidateFunction | undefined;
     if (step.meta !== undefined) {
+      // A hostile bundle must not stall the verifier: the bounds the service applies at registration.
+      const violation = schemaBoundsViolation(step.meta);
+      if (violation !== undefined) bad(`step ${name}: the meta schema ${violation}`);
       try {
         meta = compileStepSchema(step.meta);
       } catch (e) {
@@ -442,7 +447,9 @@ function checkShared(value: unknown, opts: BundleVerifyOptions, result: BundleRe
     if (processes.has(key)) fail('MALFORMED', `process ${p.id} v${p.version} appears twice`);
     const label = `process ${p.id} v${p.version}`;
     if (p.definition.id !== p.id) fail('PROCESS_INVALID', `${label}: the definition's id is ${p.definition.id}`);
-    const hash = sha256Hex(canonicalJson(p.definition));
+    const canonical = canonicalJson(p.definition);
+    if (canonical.length > MAX_DEFINITION_CHARS) fail('PROCESS_INVALID', `${label}: the definition exceeds ${MAX_DEFINITION_CHARS} characters`);
+    const hash = sha256Hex(canonical);
     if (hash !== p.hash) fail('PROCESS_INVALID', `${label}: stated hash ${p.hash}, the definition hashes to ${hash}`);
     processes.set(key, compileProcess(label, hash, p.definition as ProcessDefinition));
     result.processes.push({ id: p.id, version: p.version, hash });

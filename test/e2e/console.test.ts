@@ -1,8 +1,9 @@
 // The web console in real Chromium (Debian's, driven by playwright-core) on a service seeded by
 // `pop demo`: sign-in, the overview (live through the event stream), a map's timeline, the link
 // page's role-aware private data, and the verify page checking a real proof and a real bundle in
-// the browser — with no network request while it verifies — and rejecting tampered ones with the
-// same reason core gives in Node. Chromium is required: without it this file fails, loudly.
+// the browser (signatures through WebCrypto where Chromium has the algorithm, and the report says
+// so) — with no network request while it verifies — and rejecting tampered ones with the same
+// reason core gives in Node. Chromium is required: without it this file fails, loudly.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -260,11 +261,17 @@ describe('the web console', () => {
       expect(good.text).toContain(links[2]);
       expect(good.text).toMatch(/Signature.*manufacturer/);
       expect(good.text).toMatch(/Signature.*retailer/);
+      // Chromium has Ed25519 and P-256 in WebCrypto: the worker used it (webcrypto.ts), and says so.
+      expect(good.text).toMatch(/Signatures checked by\s*Ed25519: WebCrypto \(\d+\)/);
+      expect(good.text).not.toContain(': noble');
 
       const goodBundle = await check('bundle.json', bundleText);
       expect(goodBundle.verdict).toBe('verified');
       expect(goodBundle.text).toContain('6 of 6 links verified');
       expect(goodBundle.text.match(/✓ verified/g)).toHaveLength(6);
+      // The demo's parties sign with all three algorithms: WebCrypto for two, noble for secp256k1.
+      expect(goodBundle.text).toMatch(/Ed25519: WebCrypto \(\d+\) · secp256k1: noble \(\d+\) · P-256: WebCrypto \(\d+\)/);
+      expect(goodBundle.text).not.toMatch(/(Ed25519|P-256): noble/);
 
       const bad = await check('tampered-proof.json', JSON.stringify(tamperedProof));
       expect(bad.verdict).toBe('failed');
@@ -277,6 +284,7 @@ describe('the web console', () => {
       expect(badBundle.text).toContain('5 of 6 links verified');
       expect(badBundle.text).toContain(expectedBundle[0]!.code);
       expect(badBundle.text).toContain(expectedBundle[0]!.message);
+      expect(badBundle.text).toMatch(/Ed25519: WebCrypto \(\d+\)/);
 
       const notJson = await check('notes.txt', 'hello');
       expect(notJson.verdict).toBe('failed');

@@ -2,10 +2,12 @@
 // of every hash, key and signature and every +1 of every number anywhere in the golden bundle; link
 // sets tampered with (swapped, dropped, duplicated, reordered, with and without a re-signed
 // manifest); disclosures; the process rules re-run on custom maps (forks, restarts, transitions);
-// the parallel verification of the CLI; and `pop verify` on bundles.
+// the parallel verification of the CLI; hostile step schemas (RE2 patterns, bounds); verification
+// with an asynchronous signature backend (the browser's seam); and `pop verify` on bundles.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
@@ -33,9 +35,17 @@ import {
   sha256,
   toHex,
   utf8,
+  type AsyncSignatureVerifier,
+  type ProofResult,
+  MAX_DEFINITION_CHARS,
   verifyBundle,
+  verifyBundleAsync,
   verifyInclusion,
+  verifyProof,
+  verifyProofAsync,
 } from '../../src/core/index.js';
+import { LedgerError } from '../../src/ledger/errors.js';
+import { checkDefinition, compileProcess } from '../../src/ledger/process-rules.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
 import { SignatureQueue, nodeSha256, verifyBundleParallel, verifySignaturesInWorkers } from '../../src/node/verify-bundle.js';
 import { runVerify } from '../../src/cli/verify.js';
@@ -455,6 +465,211 @@ describe('process rules, re-run against the bundled process version', () => {
     expect(bad((d) => void (d.steps['order']!.after = ['nowhere']))).toBe('PROCESS_INVALID');
     expect(bad((d) => void (d.steps['order']!.meta = { type: 'object', unknownKeyword: 1 }))).toBe('PROCESS_INVALID');
     expect(bad((d) => void (d.steps['order']!.meta = { $ref: 'https://example.com/remote.json' }))).toBe('PROCESS_INVALID');
+  });
+});
+
+// --- hostile step schemas: the bounds and the RE2 engine the service applies (core/schema-bounds.ts) ---
+
+/**
+ * Runs in a worker thread, so that a regression (a backtracking regex engine) hangs the worker, not
+ * the test: the test's own thread stays free, vitest's timeout fails it, and the worker is ended.
+ * `bundle`: verifyBundle's first failure; `ledger`: the service's compiled meta validator on `meta`.
+ */
+async function isolated(task: { kind: 'bundle'; bundle: unknown } | { kind: 'ledger'; definition: ProcessDefinition; meta: unknown }): Promise<unknown> {
+  const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+      .then((tsx) => { tsx.register(); return Promise.all([import(${url('../../src/core/index.ts')}), import(${url('../../src/ledger/process-rules.ts')})]); })
+      .then(([core, ledger]) => {
+        if (workerData.kind === 'bundle') return core.verifyBundle(workerData.bundle, { verifier: core.nobleVerifier }).failures[0] ?? null;
+        const d = workerData.definition;
+        return ledger.compileProcess(d.id, 1, 'h', d).steps.get('order').meta(workerData.meta);
+      })
+      .then((answer) => parentPort.postMessage({ answer }), (e) => parentPort.postMessage({ error: String(e) }));`;
+  const worker = new Worker(code, { eval: true, workerData: task });
+  try {
+    const reply = await new Promise<{ answer?: unknown; error?: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    if (reply.error !== undefined) throw new Error(reply.error);
+    return reply.answer;
+  } finally {
+    await worker.terminate();
+  }
+}
+
+describe('hostile step schemas in a bundled process', () => {
+  /** A one-link bundle whose order step has `meta` as its meta schema, and the link `linkMeta`. */
+  const hostile = (meta: object, linkMeta: Link['meta']) => {
+    const def = structuredClone(GOLDEN_PROCESS);
+    def.steps['order']!.meta = meta as ProcessDefinition['steps'][string]['meta'];
+    const links = chain(['order']);
+    links[0]!.link.meta = linkMeta;
+    return bundleOf(links, { definition: def });
+  };
+  const evil = `${'a'.repeat(5_000)}b`; // against ^(a+)+$: 2^5000 paths for a backtracking engine
+  const catastrophic = { type: 'object', properties: { currency: { type: 'string', pattern: '^(a+)+$' } } };
+
+  test('a catastrophic pattern ^(a+)+$ against "aaaa…b" is decided in linear time: RULE_VIOLATION', { timeout: 60_000 }, async () => {
+    expect(await isolated({ kind: 'bundle', bundle: hostile(catastrophic, { currency: evil }) })).toMatchObject({
+      code: 'RULE_VIOLATION',
+      message: expect.stringContaining('/currency must match pattern "^(a+)+$"'),
+    });
+    expect(verdict(hostile(catastrophic, { currency: 'a'.repeat(5_000) }))).toBe('verified');
+  });
+
+  test('the same in patternProperties', { timeout: 60_000 }, async () => {
+    const b = hostile({ type: 'object', patternProperties: { '^(a+)+$': { type: 'number' } } }, { [evil]: 'x', aaa: 'not a number' });
+    expect(await isolated({ kind: 'bundle', bundle: b })).toMatchObject({ code: 'RULE_VIOLATION', message: expect.stringContaining('must be number') });
+  });
+
+  test('the service validates meta with the same engine', { timeout: 60_000 }, async () => {
+    const definition = structuredClone(GOLDEN_PROCESS);
+    definition.steps['order']!.meta = catastrophic;
+    expect(await isolated({ kind: 'ledger', definition, meta: { currency: evil } })).toBe(false);
+    expect(await isolated({ kind: 'ledger', definition, meta: { currency: 'aaa' } })).toBe(true);
+  });
+
+  test('patterns run on RE2: ECMAScript-only syntax (look-arounds, backreferences) does not compile: PROCESS_INVALID', () => {
+    for (const pattern of ['^(?=a)a$', '^(a)\\1$', '(?<!x)y']) {
+      expect(ruleFailure(hostile({ type: 'object', properties: { currency: { type: 'string', pattern } } }, { currency: 'a' }))).toMatchObject({
+        code: 'PROCESS_INVALID',
+        message: expect.stringContaining('the meta schema does not compile'),
+      });
+    }
+    // and a plain pattern is still enforced
+    expect(ruleFailure(hostile({ type: 'object', properties: { currency: { type: 'string', pattern: '^[A-Z]{3}$' } } }, { currency: 'EURO' }))).toMatchObject({ code: 'RULE_VIOLATION' });
+  });
+
+  test.each<[string, object, string]>([
+    ['uniqueItems without maxItems', { type: 'object', properties: { a: { type: 'array', uniqueItems: true } } }, 'uses uniqueItems without a maxItems of at most 1000'],
+    ['uniqueItems with a maxItems above 1,000', { type: 'object', properties: { a: { type: 'array', uniqueItems: true, maxItems: 100_000 } } }, 'uses uniqueItems without a maxItems'],
+    [
+      'a $ref fan-out of 2^30 paths',
+      {
+        type: 'object',
+        properties: { s: { $ref: '#/$defs/d0' } },
+        $defs: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`d${i}`, i === 29 ? { type: 'string' } : { anyOf: [{ $ref: `#/$defs/d${i + 1}` }, { $ref: `#/$defs/d${i + 1}` }] }])),
+      },
+      'expands to more than 50000 subschemas',
+    ],
+    ['6,000 subschemas', { type: 'object', properties: Object.fromEntries(Array.from({ length: 6_000 }, (_, i) => [`p${i}`, { type: 'string' }])) }, 'has more than 5000 subschemas'],
+  ])('%s: PROCESS_INVALID, as the service refuses it', (_, meta, why) => {
+    expect(ruleFailure(hostile(meta, { currency: 'EUR' }))).toMatchObject({ code: 'PROCESS_INVALID', message: expect.stringContaining(`step order: the meta schema ${why}`) });
+    // The service refuses the same definition at registration, with the same reason.
+    const def = structuredClone(GOLDEN_PROCESS);
+    def.steps['order']!.meta = meta as ProcessDefinition['steps'][string]['meta'];
+    expect(() => compileProcess(def.id, 1, 'h', def)).toThrow(expect.objectContaining({ code: 'process-invalid', message: expect.stringContaining(why) }));
+  });
+
+  test('a $ref that is not a valid pointer (bad percent-encoding): PROCESS_INVALID, and a refusal from the service, not a crash', () => {
+    const meta = { type: 'object', properties: { currency: { $ref: '#/%E0%A4%A' } } };
+    expect(ruleFailure(hostile(meta, { currency: 'EUR' }))).toMatchObject({ code: 'PROCESS_INVALID' });
+    const def = structuredClone(GOLDEN_PROCESS);
+    def.steps['order']!.meta = meta;
+    expect(() => compileProcess(def.id, 1, 'h', def)).toThrow(expect.objectContaining({ code: 'process-invalid' }));
+  });
+
+  test('a definition above the service\'s size limit: PROCESS_INVALID', () => {
+    const meta = { type: 'object', description: 'x'.repeat(MAX_DEFINITION_CHARS) };
+    expect(ruleFailure(hostile(meta, { currency: 'EUR' }))).toMatchObject({ code: 'PROCESS_INVALID', message: expect.stringContaining('exceeds') });
+    const def = structuredClone(GOLDEN_PROCESS);
+    def.steps['order']!.meta = meta;
+    expect(() => checkDefinition(def)).toThrow(LedgerError);
+  });
+
+  test('the service compiles with the same engine: a look-around is refused', () => {
+    const def = structuredClone(GOLDEN_PROCESS);
+    def.steps['order']!.meta = { type: 'object', properties: { currency: { type: 'string', pattern: '^(?=a)a$' } } };
+    expect(() => compileProcess(def.id, 1, 'h', def)).toThrow(expect.objectContaining({ code: 'process-invalid', message: expect.stringContaining('does not compile') }));
+  });
+});
+
+// --- an asynchronous signature backend (core/async-verify.ts, the browser's WebCrypto seam) ---
+
+/** node:crypto behind promises, with what it was asked; `lie` turns chosen verdicts around. */
+function asyncBackend(lie: (sig: Uint8Array) => boolean = () => false) {
+  const asked: string[] = [];
+  const prepared: string[] = [];
+  const backend: AsyncSignatureVerifier = {
+    name: 'async-node',
+    verify: async (alg, pk, msg, sig) => {
+      asked.push(toHex(sig));
+      await Promise.resolve();
+      return nodeVerifier.verify(alg, pk, msg, sig) !== lie(sig);
+    },
+    prepare: async (keys) => void prepared.push(...keys.map((k) => `${k.alg}:${toHex(k.publicKey)}`)),
+  };
+  return { backend, asked, prepared };
+}
+
+/** The result of verifyProof, or its failure, for comparisons. */
+function proofOutcome(run: () => ProofResult): unknown {
+  try {
+    return run();
+  } catch (e) {
+    return e instanceof VerificationError ? { code: e.code, message: e.message } : e;
+  }
+}
+async function proofOutcomeAsync(run: () => Promise<ProofResult>): Promise<unknown> {
+  try {
+    return await run();
+  } catch (e) {
+    return e instanceof VerificationError ? { code: e.code, message: e.message } : e;
+  }
+}
+
+describe('with an asynchronous signature backend', () => {
+  test.each(Object.keys(read('bundle-verdicts.json') as Record<string, string>))('%s: the same result as the synchronous verifier', async (file) => {
+    const { backend, asked } = asyncBackend();
+    const r = await verifyBundleAsync(read(file), { verifier: backend, fallback: nodeVerifier, notaryKeys: [NOTARY] });
+    expect(r).toEqual(verifyBundle(read(file), opts));
+    if (file.endsWith('order-42.json')) expect(asked).toHaveLength(7 + 3 + 1); // 7 link signatures, 3 blocks, the manifest: each once
+  });
+
+  test.each(Object.keys(read('verdicts.json') as Record<string, string>))('%s: the same result or failure as verifyProof', async (file) => {
+    const { backend } = asyncBackend();
+    const got = await proofOutcomeAsync(() => verifyProofAsync(read(file), { verifier: backend, fallback: nodeVerifier }));
+    expect(got).toEqual(proofOutcome(() => verifyProof(read(file), { verifier: nodeVerifier })));
+  });
+
+  test('the keys are prepared before any signature is asked for', async () => {
+    const b = load('order-42.json');
+    const { backend, prepared } = asyncBackend();
+    await verifyBundleAsync(b, { verifier: backend, fallback: nodeVerifier });
+    expect(prepared.sort()).toEqual([`ed25519:${NOTARY}`, ...b.participants.flatMap((p) => p.keys.map((k) => `${k.alg}:${k.publicKey}`))].sort());
+  });
+
+  test('a verdict the first run assumed and the backend denies: verified again, with the real verdicts', async () => {
+    const b = load('order-42.json');
+    const retailerSig = b.links[1]!.signatures[0]!.sig;
+    const blockSig = b.blocks[1]!.notarySig;
+    for (const denied of [retailerSig, blockSig, b.manifest.notarySig]) {
+      const lie = (sig: Uint8Array) => toHex(sig) === denied;
+      const { backend } = asyncBackend(lie);
+      const table: SignatureVerifier = { name: 'liar', verify: (alg, pk, msg, sig) => nodeVerifier.verify(alg, pk, msg, sig) !== lie(sig) };
+      const r = await verifyBundleAsync(b, { verifier: backend, fallback: nodeVerifier, notaryKeys: [NOTARY] });
+      expect(r.ok).toBe(false);
+      expect(r).toEqual(verifyBundle(b, { verifier: table, notaryKeys: [NOTARY] }));
+    }
+    const p = read('proofs/link2-cosigned.json') as { signatures: { sig: string }[]; block: { notarySig: string } };
+    for (const denied of [p.signatures[1]!.sig, p.block.notarySig]) {
+      const { backend } = asyncBackend((sig) => toHex(sig) === denied);
+      const got = await proofOutcomeAsync(() => verifyProofAsync(p, { verifier: backend, fallback: nodeVerifier }));
+      expect(got).toMatchObject({ code: denied === p.block.notarySig ? 'NOTARY_SIGNATURE_INVALID' : 'SIGNATURE_INVALID' });
+    }
+  });
+
+  test('a backend that breaks its promise (rejects or throws): the fallback decides', async () => {
+    const b = load('bad-signature-flipped.json');
+    for (const broken of [async () => Promise.reject(new Error('boom')), () => {
+      throw new Error('boom');
+    }]) {
+      const backend: AsyncSignatureVerifier = { name: 'broken', verify: broken as AsyncSignatureVerifier['verify'] };
+      expect(await verifyBundleAsync(b, { verifier: backend, fallback: nodeVerifier, notaryKeys: [NOTARY] })).toEqual(verifyBundle(b, opts));
+    }
   });
 });
 

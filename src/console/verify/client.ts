@@ -1,6 +1,7 @@
 // The page's side of the verifier worker: one worker per tab, started ahead of use (so its script is
 // fetched before any file is dropped), requests matched to answers by id.
 import type { VerifyOutcome, VerifyRequest, VerifyResponse } from './protocol.js';
+import type { Backends } from './webcrypto.js';
 
 // Trusted Types (the page's CSP requires them for script URLs): one policy that admits only the
 // worker named in index.html. Declared here because TypeScript's DOM library does not have them yet.
@@ -14,7 +15,7 @@ declare global {
 }
 
 let worker: Worker | null = null;
-let ready: Promise<void> | null = null;
+let ready: Promise<Backends> | null = null;
 let nextId = 1;
 const pending = new Map<number, { resolve: (r: VerifyOutcome) => void; progress?: ((done: number, total: number) => void) | undefined }>();
 
@@ -36,15 +37,15 @@ function scriptUrl(url: string): string | URL {
   return policy.createScriptURL(url) as string;
 }
 
-/** Starts the worker (fetching its script) and resolves when it is ready to verify. */
-export function preloadVerifier(): Promise<void> {
+/** Starts the worker (fetching its script); resolves when it is ready to verify, with the backend of each algorithm. */
+export function preloadVerifier(): Promise<Backends> {
   if (ready) return ready;
-  ready = new Promise<void>((resolve, reject) => {
+  ready = new Promise<Backends>((resolve, reject) => {
     worker = new Worker(scriptUrl(workerUrl()), { name: 'pop-verifier' });
     worker.addEventListener('error', (e) => reject(new Error(`the verifier could not start: ${e.message}`)));
     worker.addEventListener('message', (event: MessageEvent<VerifyResponse>) => {
       const m = event.data;
-      if (m.kind === 'ready') return resolve();
+      if (m.kind === 'ready') return resolve(m.backends);
       const p = pending.get(m.id);
       if (!p) return;
       if (m.kind === 'progress') return p.progress?.(m.done, m.total);

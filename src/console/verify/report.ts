@@ -5,6 +5,7 @@ import type { ProofResult } from '../../core/proof.js';
 import { type Child, h, num, short, when } from '../dom.js';
 import { dl, mono, table } from '../ui.js';
 import type { VerifyOutcome } from './protocol.js';
+import type { SignatureUse } from './webcrypto.js';
 
 const ok = (label: Child, detail: Child) => h('li', { class: 'check check-ok' }, h('span', { class: 'check-icon', 'aria-hidden': 'true' }, '✓'), h('span', { class: 'check-label' }, label), h('span', { class: 'check-detail' }, detail));
 const note = (label: Child, detail: Child) => h('li', { class: 'check check-note' }, h('span', { class: 'check-icon', 'aria-hidden': 'true' }, '–'), h('span', { class: 'check-label' }, label), h('span', { class: 'check-detail' }, detail));
@@ -19,6 +20,17 @@ function verdict(good: boolean, title: string, detail: Child): HTMLElement {
 const notaryLine = (n: { keyId: string; publicKey: string; pinned: boolean }) =>
   ok('Notary', [`${n.keyId} `, n.pinned ? h('strong', null, '(pinned key)') : h('span', { class: 'muted' }, '(key taken from the file — pin it to trust only this notary)')]);
 
+const ALG_LABEL = { ed25519: 'Ed25519', 'ecdsa-p256': 'P-256', 'ecdsa-secp256k1': 'secp256k1' } as const;
+
+/** Which library decided the signatures, per algorithm: "Ed25519: WebCrypto (12) · secp256k1: noble (3)". */
+function signatureBackends(uses: readonly SignatureUse[]): HTMLElement | null {
+  if (uses.length === 0) return null;
+  const parts = uses.map((u) => `${ALG_LABEL[u.alg]}: ${u.by === 'pre-check' ? "refused by core's pre-checks" : u.by} (${num(u.count)})`);
+  return h('ul', { class: 'checks', 'aria-label': 'Signature backends' },
+    note('Signatures checked by', h('span', { class: 'signature-backends' }, parts.join(' · '))),
+  );
+}
+
 export function renderOutcome(o: VerifyOutcome, fileName?: string): HTMLElement {
   const where = `Checked in this browser in ${num(o.ms)} ms${fileName ? ` · ${fileName}` : ''}`;
   if (o.kind === 'failed') {
@@ -28,9 +40,14 @@ export function renderOutcome(o: VerifyOutcome, fileName?: string): HTMLElement 
         h('div', { class: 'failure-code' }, o.failure.code),
         h('p', { class: 'failure-reason' }, o.failure.message),
       ),
+      signatureBackends(o.signatures),
     );
   }
-  return o.kind === 'proof' ? proofReport(o.result, where) : bundleReport(o.result, where);
+  const report = o.kind === 'proof' ? proofReport(o.result, where) : bundleReport(o.result, where);
+  const backends = signatureBackends(o.signatures);
+  // Beside the checks (a bundle's per-map tables come after them).
+  if (backends) (report.querySelector('ul.checks') ?? report.lastElementChild ?? report).after(backends);
+  return report;
 }
 
 function proofReport(r: ProofResult, where: string): HTMLElement {

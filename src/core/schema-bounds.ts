@@ -1,0 +1,98 @@
+// Step schemas are input from strangers: a partner's process definition at registration, and any
+// bundled definition in an offline verifier (pop verify, the console). Compiling one, and running it
+// over a link's meta, must not be able to stall either. So the service and every verifier share
+// these rules (docs/protocol.md §10 step 6):
+//   - `pattern` and `patternProperties` run on RE2 (re2js: linear time, no catastrophic
+//     backtracking); ECMAScript-only syntax such as look-arounds and backreferences does not compile;
+//   - a schema's size is bounded, counted with every $ref expanded, so that shared references that
+//     fan out exponentially are caught;
+//   - `uniqueItems` (quadratic) needs a `maxItems` of at most MAX_UNIQUE_ITEMS beside it.
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { RegExpEngine } from 'ajv/dist/types/index.js';
+import { RE2JS } from 're2js';
+import { AJV_OPTIONS } from './schema.js';
+
+/** A process definition's size limit (as JSON text, in UTF-16 code units). */
+export const MAX_DEFINITION_CHARS = 256 * 1024;
+export const MAX_SCHEMA_NODES = 5_000;
+export const MAX_EXPANDED_NODES = 50_000;
+export const MAX_UNIQUE_ITEMS = 1_000;
+const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples']);
+
+/** Ajv's regExp engine on RE2. Ajv caches compiled patterns under toString(): it names the pattern. */
+export const re2RegExp: RegExpEngine = Object.assign(
+  (pattern: string) => {
+    const compiled = RE2JS.compile(pattern);
+    return { test: (input: string) => compiled.matcher(input).find(), toString: () => `re2:${pattern}` };
+  },
+  { code: 're2RegExp' },
+);
+
+/** Ajv options for step schemas: core's (strict, never transforming), no remote refs, RE2 patterns. */
+export const STEP_AJV_OPTIONS = { ...AJV_OPTIONS, allErrors: false, loadSchema: undefined, code: { regExp: re2RegExp } } as const;
+
+/** A fresh Ajv for step schemas (check schemaBoundsViolation first). */
+export function createStepAjv(): Ajv2020 {
+  return new Ajv2020({ ...STEP_AJV_OPTIONS });
+}
+
+function resolvePointer(root: unknown, ref: string): unknown {
+  if (!ref.startsWith('#')) return undefined;
+  let node: unknown = root;
+  for (const raw of ref.slice(1).split('/').slice(1)) {
+    let key: string;
+    try {
+      key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+    } catch {
+      return undefined; // not a pointer Ajv can resolve either: it refuses the schema
+    }
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/**
+ * Why a step schema is out of bounds (e.g. "has more than 5000 subschemas"), or undefined when it is
+ * within them. Pure and linear in the schema's size: each subschema is sized once (memoised), and a
+ * $ref cycle counts once, since recursion follows the data, whose size the caller bounds.
+ */
+export function schemaBoundsViolation(schema: object): string | undefined {
+  const memo = new Map<object, number>();
+  const onPath = new Set<object>();
+  let nodes = 0;
+  let violation: string | undefined;
+  const size = (node: unknown): number => {
+    if (violation !== undefined || typeof node !== 'object' || node === null) return 0;
+    const cached = memo.get(node);
+    if (cached !== undefined) return cached;
+    if (onPath.has(node)) return 1;
+    if (++nodes > MAX_SCHEMA_NODES) {
+      violation = `has more than ${MAX_SCHEMA_NODES} subschemas`;
+      return 0;
+    }
+    onPath.add(node);
+    const obj = node as Record<string, unknown>;
+    if (obj['uniqueItems'] === true && !(typeof obj['maxItems'] === 'number' && obj['maxItems'] <= MAX_UNIQUE_ITEMS)) {
+      violation = `uses uniqueItems without a maxItems of at most ${MAX_UNIQUE_ITEMS} beside it`;
+      return 0;
+    }
+    let total = 1;
+    for (const [key, value] of Object.entries(obj)) {
+      if (DATA_KEYWORDS.has(key)) continue;
+      if (key === '$ref' && typeof value === 'string') total += size(resolvePointer(schema, value));
+      else if (Array.isArray(value)) for (const item of value) total += size(item);
+      else total += size(value);
+      if (violation !== undefined) return 0;
+      if (total > MAX_EXPANDED_NODES) {
+        violation = `expands to more than ${MAX_EXPANDED_NODES} subschemas (through its $refs)`;
+        return 0;
+      }
+    }
+    onPath.delete(node);
+    memo.set(node, total);
+    return total;
+  };
+  size(schema);
+  return violation;
+}
