@@ -76,6 +76,8 @@ export interface BundleVerifyOptions {
   verifier: SignatureVerifier;
   /** Notary public keys (hex) the verifier trusts; without them the bundle's own key is used and reported. */
   notaryKeys?: readonly string[];
+  /** Refuse blocks whose header demands fewer leading zero bits than this (default 0: the header's own). */
+  minDifficulty?: number;
   /** Called as links are checked (every 1,000 links and at the end). */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -429,7 +431,7 @@ function checkShared(value: unknown, opts: BundleVerifyOptions, result: BundleRe
   const blocks = new Map<number, CheckedHeader>();
   let last: CheckedHeader | undefined;
   for (const signed of bundle.blocks) {
-    const block = checkSignedHeader(opts.verifier, signed, notaryKey);
+    const block = checkSignedHeader(opts.verifier, signed, notaryKey, opts.minDifficulty);
     const { height } = block.fields;
     if (last && height <= last.fields.height) fail('MALFORMED', `block ${height} comes after block ${last.fields.height}: blocks must ascend, each once`);
     if (last && height === last.fields.height + 1 && block.fields.prevHash !== last.hash) {

@@ -56,6 +56,7 @@ export function checkSignedHeader(
   verifier: SignatureVerifier,
   signed: { header: string; notarySig: string },
   notaryPublicKey: string,
+  minDifficulty = 0,
 ): CheckedHeader {
   const bytes = fromHex(signed.header);
   const fields = decodeHeader(bytes);
@@ -63,6 +64,10 @@ export function checkSignedHeader(
   const hash = toHex(hashBytes);
   if (!hasProofOfWork(hashBytes, fields.difficulty)) {
     fail('POW_INSUFFICIENT', `block ${fields.height}: ${leadingZeroBits(hashBytes)} leading zero bits, header requires ${fields.difficulty}`);
+  }
+  // A header records its own difficulty; a verifier that knows what the notary promised demands it.
+  if (fields.difficulty < minDifficulty) {
+    fail('POW_INSUFFICIENT', `block ${fields.height}: difficulty ${fields.difficulty}, below the ${minDifficulty} this verifier demands`);
   }
   if (!verifier.verify('ed25519', fromHex(notaryPublicKey), blockMessage(hash), fromHex(signed.notarySig))) {
     fail('NOTARY_SIGNATURE_INVALID', `notary signature on block ${fields.height} does not verify`);
@@ -73,10 +78,15 @@ export function checkSignedHeader(
 /** Each disclosure checked against the digests; one field may be disclosed only once. */
 export function disclosedFields(disclosures: readonly string[], digests: readonly string[]): { field: string; value: Json }[] {
   const fields = new Set<string>();
+  const salts = new Set<string>();
   return disclosures.map((d) => {
     const disclosed = verifyDisclosure(d, digests);
     if (fields.has(disclosed.field)) fail('DISCLOSURE_INVALID', `field "${disclosed.field}" is disclosed twice`);
+    // §3: a fresh salt per field (the salt is not named: it is private).
+    const salt = (JSON.parse(d) as [string])[0];
+    if (salts.has(salt)) fail('DISCLOSURE_INVALID', `field "${disclosed.field}" reuses the salt of another field`);
     fields.add(disclosed.field);
+    salts.add(salt);
     return disclosed;
   });
 }

@@ -23,6 +23,8 @@ export interface VerifyOptions {
   verifier: SignatureVerifier;
   /** Notary public keys (hex) the verifier trusts; without them the proof's own key is used and reported. */
   notaryKeys?: readonly string[];
+  /** Refuse blocks whose header demands fewer leading zero bits than this (default 0: the header's own). */
+  minDifficulty?: number;
 }
 
 export interface ProofResult {
@@ -65,7 +67,7 @@ export function verifyProof(value: unknown, opts: VerifyOptions): ProofResult {
   const notary = { keyId: proof.notary.keyId, publicKey: proof.notary.publicKey };
   const pin = pinNotary(notary.publicKey, opts.notaryKeys);
   checkNotaryKey(notary.publicKey);
-  const block = checkSignedHeader(opts.verifier, proof.block, notary.publicKey);
+  const block = checkSignedHeader(opts.verifier, proof.block, notary.publicKey, opts.minDifficulty);
 
   const { leafIndex, treeSize, path } = proof.inclusion;
   if (treeSize !== block.fields.leafCount) {
@@ -75,7 +77,7 @@ export function verifyProof(value: unknown, opts: VerifyOptions): ProofResult {
 
   let history: ProofResult['history'];
   if (proof.history) {
-    const later = checkSignedHeader(opts.verifier, proof.history.block, notary.publicKey);
+    const later = checkSignedHeader(opts.verifier, proof.history.block, notary.publicKey, opts.minDifficulty);
     history = checkHistory(block.fields, block.hash, later.fields, later.hash, proof.history.path);
   }
 

@@ -91,3 +91,24 @@ describe('verifyProof', () => {
     expect(codeOf({ ...p, history: { ...p.history!, block: { header: toHex(header), notarySig } } })).toBe('POW_INSUFFICIENT');
   });
 });
+
+describe('a verifier may demand more than a header records', () => {
+  test('minDifficulty: the golden chain (difficulty 12) verifies at 12 and is refused at 13 (POW_INSUFFICIENT)', () => {
+    const proof = load('link4-disclosed.json');
+    expect(verifyProof(proof, { ...opts, minDifficulty: 12 }).ok).toBe(true);
+    expect(codeOf(proof, { ...opts, minDifficulty: 13 })).toBe('POW_INSUFFICIENT');
+  });
+});
+
+describe('disclosures in a proof', () => {
+  test('two disclosed fields sharing one salt are refused (DISCLOSURE_INVALID), even when both match digests', async () => {
+    const { makeDisclosure } = await import('../../src/core/index.js');
+    // disclosedFields (proof-parts) is what verifyProof and verifyBundle check disclosures with.
+    const { disclosedFields } = await import('../../src/core/proof-parts.js');
+    const a = makeDisclosure('ab'.repeat(32), 'name', 'Camille');
+    const b = makeDisclosure('ab'.repeat(32), 'city', 'Paris');
+    expect(() => disclosedFields([a.disclosure, b.disclosure], [a.digest, b.digest].sort())).toThrow(/reuses the salt/);
+    const c = makeDisclosure('cd'.repeat(32), 'city', 'Paris');
+    expect(disclosedFields([a.disclosure, c.disclosure], [a.digest, c.digest].sort()).map((d) => d.field)).toEqual(['name', 'city']);
+  });
+});
