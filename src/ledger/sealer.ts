@@ -1,18 +1,20 @@
 // The sealer: batches accepted links into blocks when POP_BLOCK_MAX_LINKS are waiting or the oldest
 // has waited POP_BLOCK_INTERVAL_MS. Every `pop serve` runs one, but only the holder of a PostgreSQL
 // advisory lock seals; the lock lives with the holder's session, so when it dies another server
-// takes over at its next poll. A block is mined (cancellable, in chunks that let the event loop
-// breathe) before its transaction starts, so a crash at any instant leaves either nothing or the
-// whole block; the primary keys refuse a second block at a height or a link sealed twice.
+// takes over at its next poll. A block is mined before its transaction starts, so a crash at any
+// instant leaves either nothing or the whole block; the primary keys refuse a second block at a
+// height or a link sealed twice. Mining runs on worker threads (src/node/pow-pool.ts), never on the
+// request thread; the leader holds them, and losing the lead or stopping cancels the search and
+// terminates them.
 import pg from 'pg';
 import { fromHex, toHex } from '../core/bytes.js';
 import { type HeaderFields, HEADER_VERSION, blockHash } from '../core/header.js';
 import { HistoryAccumulator } from '../core/history.js';
 import { LinkTree } from '../core/merkle.js';
-import { mine } from '../core/pow.js';
 import { blockMessage } from '../core/signature.js';
 import { type ChainState, commitBlock, loadChainState } from './chain.js';
 import type { EventSink, Notary } from './ports.js';
+import { type PowLease, leasePowPool } from '../node/pow-pool.js';
 
 export interface SealerOptions {
   databaseUrl: string;
@@ -27,6 +29,8 @@ export interface SealerOptions {
   /** Work that runs on the leader only, between seals (the anchorer); its errors never stop sealing. */
   onLeaderTick?: () => Promise<void>;
   leaderTickMs?: number;
+  /** Worker threads splitting each block's nonce search (default 1). */
+  powThreads?: number;
 }
 
 const SEALER_LOCK = 0x706f7073; // 'pops'
@@ -41,6 +45,7 @@ export class Sealer {
   #state: ChainState | undefined;
   #abort = new AbortController();
   #wake: (() => void) | undefined;
+  #pow: PowLease | undefined;
 
   constructor(options: SealerOptions) {
     this.#o = options;
@@ -113,14 +118,22 @@ export class Sealer {
     }
     this.#lockClient = client;
     this.#state = undefined;
+    this.#powLease().warm();
     this.#o.log?.('this server is now the sealer');
     return true;
   }
 
+  /** Gives up the lock and the proof-of-work threads (a search in progress is cancelled). */
   async #release(): Promise<void> {
     const client = this.#lockClient;
+    const pow = this.#pow;
     this.#lockClient = undefined;
-    await client?.end().catch(() => {});
+    this.#pow = undefined;
+    await Promise.all([client?.end().catch(() => {}), pow?.release()]);
+  }
+
+  #powLease(): PowLease {
+    return (this.#pow ??= leasePowPool({ threads: this.#o.powThreads ?? 1, ...(this.#o.log ? { log: this.#o.log } : {}) }));
   }
 
   /** Milliseconds until a block is due (0: now; Infinity: nothing waits). */
@@ -164,12 +177,7 @@ export class Sealer {
       difficulty: this.#o.difficulty,
       nonce: 0,
     };
-    const mined = await mine(fields, {
-      now: () => Date.now(),
-      pause: () => new Promise((r) => setImmediate(r)),
-      signal: this.#abort.signal,
-      chunk: 16_384,
-    });
+    const mined = await this.#powLease().mine(fields, this.#abort.signal);
     const hash = toHex(blockHash(mined.header));
     const next = new HistoryAccumulator(state.accumulator.size, state.accumulator.peaks);
     const historyNodes = next.append(fromHex(hash));

@@ -21,7 +21,7 @@ const load = (name: string): ProofV1 => JSON.parse(readFileSync(join(golden, 'pr
 const keys = JSON.parse(readFileSync(join(golden, 'keys.json'), 'utf8')) as { notary: { publicKey: string; secretKey: string } };
 const opts = { verifier: nobleVerifier, notaryKeys: [keys.notary.publicKey] };
 
-function codeOf(proof: unknown, options = opts): string {
+function codeOf(proof: unknown, options: Parameters<typeof verifyProof>[1] = opts): string {
   try {
     return verifyProof(proof, options).status;
   } catch (e) {
