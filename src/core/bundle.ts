@@ -11,7 +11,6 @@
 // failure is collected, so a report can show which links hold and which do not. The bundle's
 // verdict is the code of its first failure (failures[0]), or "verified".
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 import type { BundleV1, ProcessDefinition } from '../generated/schemas.js';
 import { type AnchorResult, verifyAnchor } from './anchor.js';
@@ -26,7 +25,7 @@ import { checkHistory } from './proof.js';
 import { inclusionRanges } from './history.js';
 import { leafHash, nodeHash } from './rfc6962.js';
 import { SCHEMA_IDS, assertSchema, describeErrors } from './schema.js';
-import { MAX_DEFINITION_CHARS, STEP_AJV_OPTIONS, schemaBoundsViolation } from './schema-bounds.js';
+import { MAX_DEFINITION_CHARS, compileStepSchema, schemaBoundsViolation } from './schema-bounds.js';
 import { type Alg, type SignatureVerifier, isAlg, linkMessage, publicKeyValid } from './signature.js';
 
 export type BundleScope = BundleV1['scope'];
@@ -174,20 +173,6 @@ interface CompiledProcess {
 
 const compiledProcesses = new Map<string, CompiledProcess>();
 const COMPILED_LIMIT = 256;
-
-// One Ajv for all step schemas (the service's options, core/schema-bounds.ts: RE2 patterns, no remote
-// refs): each schema is compiled and then removed again, so that one step's $id can neither clash
-// with nor be referenced by another's — as with a fresh instance per step — while the 2020-12
-// meta-schema is compiled once, not per step.
-let stepAjv: Ajv2020 | undefined;
-function compileStepSchema(schema: object): ValidateFunction {
-  stepAjv ??= new Ajv2020({ ...STEP_AJV_OPTIONS });
-  try {
-    return stepAjv.compile(schema);
-  } finally {
-    stepAjv.removeSchema(schema);
-  }
-}
 
 /** Consistency a schema cannot express (as the service checks at registration), then compilation. */
 function compileProcess(label: string, hash: string, def: ProcessDefinition): CompiledProcess {

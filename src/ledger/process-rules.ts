@@ -4,7 +4,7 @@
 // (process, version): versions are immutable, so the cache never goes stale.
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { SCHEMA_IDS, createAjv, describeErrors } from '../core/schema.js';
-import { MAX_DEFINITION_CHARS, createStepAjv, schemaBoundsViolation } from '../core/schema-bounds.js';
+import { MAX_DEFINITION_CHARS, compileStepSchema as compileBounded, schemaBoundsViolation } from '../core/schema-bounds.js';
 import type { ProcessDefinition } from '../core/index.js';
 import { refuse } from './errors.js';
 
@@ -89,7 +89,7 @@ function compileStepSchema(step: string, which: 'meta' | 'private', schema: obje
   if (schema === undefined) return undefined;
   checkSchemaBounds(step, which, schema);
   try {
-    return createStepAjv().compile(schema);
+    return compileBounded(schema);
   } catch (e) {
     return refuse('process-invalid', `step ${step}: the ${which} schema does not compile: ${(e as Error).message}`, {
       step,
