@@ -14,6 +14,8 @@ export interface Config {
   bodyLimitBytes: number;
   batchMax: number;
   rateLimitPerMinute: number;
+  /** Memory for proofs' immutable data (sealed blocks, tree levels, keys, history nodes), in bytes. */
+  cacheBytes: number;
   logLevel: string;
   blockMaxLinks: number;
   blockIntervalMs: number;
@@ -68,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: int(env, 'POP_BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     batchMax: int(env, 'POP_BATCH_MAX', 1000, 1, 10_000),
     rateLimitPerMinute: int(env, 'POP_RATE_LIMIT_PER_MINUTE', 120_000, 1, 100_000_000),
+    cacheBytes: int(env, 'POP_CACHE_MB', 64, 0, 65_536) * 1024 * 1024,
     logLevel: env['LOG_LEVEL'] || 'info',
     blockMaxLinks: int(env, 'POP_BLOCK_MAX_LINKS', 10_000, 1, 100_000),
     blockIntervalMs: int(env, 'POP_BLOCK_INTERVAL_MS', 1_000, 10, 3_600_000),

@@ -20,7 +20,8 @@ export function blockRoutes(app: FastifyInstance, ledger: Ledger): void {
     schema: { tags, summary: 'The pop/proof/v1 of a sealed link (202 with its status while not sealed yet)', params: { type: 'object', required: ['hash'], properties: { hash } } },
   }, async (request, reply) => {
     const answer = await ledger.proofs.proof((request.params as { hash: string }).hash, actorOf(request));
-    if (answer.status === 'sealed') return answer.proof;
+    // Already JSON text (assembled without a parse and re-serialization of the link).
+    if (answer.status === 'sealed') return reply.type('application/json; charset=utf-8').send(answer.json);
     return reply.code(202).header('retry-after', '1').send(answer);
   });
 
