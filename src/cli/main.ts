@@ -1,20 +1,14 @@
 // The `pop` command line. Each command is a thin wrapper over core; errors become a precise message
 // on stderr and a documented exit code (src/cli/exit.ts), never a stack trace.
+//
+// Only commander and the error types load up front: each command imports what it needs when it
+// runs (a dynamic import per action), so `pop --version` or `pop verify` do not pay for the
+// service (Fastify, pg, embedded PostgreSQL), the noble curves or Ajv they do not use.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from './exit.js';
-import { writeOutput } from './io.js';
-import { keygen } from './keygen.js';
-import { hashLink, signLink } from './link.js';
-import { runVerify } from './verify.js';
-import { serve } from './serve.js';
 import { ApiError } from './client.js';
 import { addServiceCommands } from './service-commands.js';
-import { verifyChain } from './chain.js';
-import { demo } from './demo.js';
-import { fetchProof } from './proof.js';
-import { anchorStatus } from './anchor.js';
-import { downloadBundle } from './bundle.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -29,7 +23,7 @@ export function buildProgram(): Command {
     .command('serve')
     .description('run the service (DATABASE_URL, or an embedded PostgreSQL in POP_DATA_DIR); see README for the environment')
     .action(async () => {
-      await serve();
+      await (await import('./serve.js')).serve();
     });
 
   program
@@ -40,6 +34,7 @@ export function buildProgram(): Command {
     .option('--notary-key <hex>', 'trust only this notary public key (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--bitcoin <esplora-url>', "also ask this Esplora whether the anchor's Bitcoin block is on the best chain (the one online check)")
     .action(async (file: string, opts: { json?: boolean; notaryKey: string[]; bitcoin?: string }) => {
+      const { runVerify } = await import('./verify.js');
       process.exitCode = await runVerify(file, opts, (s) => process.stdout.write(s));
     });
 
@@ -48,7 +43,8 @@ export function buildProgram(): Command {
     .description('generate a key pair; prints JSON with secretKey and publicKey (hex)')
     .option('--alg <alg>', 'ed25519 | ecdsa-secp256k1 | ecdsa-p256', 'ed25519')
     .option('-o, --out <file>', 'write to a file created with mode 0600 instead of standard output')
-    .action((opts: { alg: string; out?: string }) => {
+    .action(async (opts: { alg: string; out?: string }) => {
+      const [{ keygen }, { writeOutput }] = await Promise.all([import('./keygen.js'), import('./io.js')]);
       writeOutput(opts.out, JSON.stringify(keygen(opts.alg), null, 2) + '\n', 0o600);
     });
 
@@ -57,7 +53,10 @@ export function buildProgram(): Command {
     .command('hash')
     .description('check a link file and print its linkHash = SHA-256(JCS(link))')
     .argument('<file>')
-    .action((file: string) => writeOutput(undefined, hashLink(file) + '\n'));
+    .action(async (file: string) => {
+      const { hashLink } = await import('./link.js');
+      process.stdout.write(hashLink(file) + '\n');
+    });
   link
     .command('sign')
     .description('sign a link file; prints the signature object')
@@ -66,8 +65,9 @@ export function buildProgram(): Command {
     .requiredOption('--signer <participant>', 'participant id')
     .requiredOption('--key-id <id>', 'key id registered for the participant')
     .option('--alg <alg>', 'ed25519 | ecdsa-secp256k1 | ecdsa-p256', 'ed25519')
-    .action((file: string, opts: { secretKeyFile: string; signer: string; keyId: string; alg: string }) => {
-      writeOutput(undefined, JSON.stringify(signLink(file, opts)) + '\n');
+    .action(async (file: string, opts: { secretKeyFile: string; signer: string; keyId: string; alg: string }) => {
+      const { signLink } = await import('./link.js');
+      process.stdout.write(JSON.stringify(signLink(file, opts)) + '\n');
     });
 
   addServiceCommands(program);
@@ -79,7 +79,7 @@ export function buildProgram(): Command {
     .option('-o, --out <file>', 'write the proof to a file')
     .option('--wait', 'wait until the link is sealed')
     .action(async (hash: string, opts: { out?: string; wait?: boolean }) => {
-      process.exitCode = await fetchProof(hash, opts);
+      process.exitCode = await (await import('./proof.js')).fetchProof(hash, opts);
     });
 
   program
@@ -90,7 +90,7 @@ export function buildProgram(): Command {
     .option('--notary-key <hex>', 'the notary public key to trust (default: the one the service states)')
     .option('--json', 'machine-readable report')
     .action(async (opts: { notaryKey?: string; json?: boolean }) => {
-      process.exitCode = await verifyChain(opts);
+      process.exitCode = await (await import('./chain.js')).verifyChain(opts);
     });
 
   program
@@ -102,7 +102,7 @@ export function buildProgram(): Command {
     .option('--to <time>', 'accepted before (RFC 3339 UTC)')
     .option('-o, --out <file>', 'write to a file (streamed)')
     .action(async (opts: { process: string; map?: string; from?: string; to?: string; out?: string }) => {
-      process.exitCode = await downloadBundle(opts);
+      process.exitCode = await (await import('./bundle.js')).downloadBundle(opts);
     });
 
   program
@@ -112,7 +112,7 @@ export function buildProgram(): Command {
     .description('the anchoring state of the service at POP_URL: network, address, last confirmed anchor, the one in flight')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      process.exitCode = await anchorStatus(opts);
+      process.exitCode = await (await import('./anchor.js')).anchorStatus(opts);
     });
 
   program
@@ -122,7 +122,7 @@ export function buildProgram(): Command {
     .option('--wait <state>', 'sealed | anchored', 'sealed')
     .option('--json', 'machine-readable output')
     .action(async (opts: { maps: string; wait: string; json?: boolean }) => {
-      await demo(opts);
+      await (await import('./demo.js')).demo(opts);
     });
   return program;
 }

@@ -1,52 +1,11 @@
 // The commands that talk to a running service: process register|show, participant add|key,
-// api-key create, link append. Human output by default, --json for scripts.
-import { randomBytes } from 'node:crypto';
+// api-key create, link append. Human output by default, --json for scripts. The definitions are
+// here; the actions (service-actions.ts) load only when one runs.
 import type { Command } from 'commander';
-import { fromHex, parseHex, toHex } from '../core/bytes.js';
-import { createDisclosures } from '../core/disclosure.js';
-import type { Json } from '../core/jcs.js';
-import { type Link, linkHash } from '../core/link.js';
-import { sign } from '../core/noble-verifier.js';
-import { type Alg, isAlg, linkMessage, receiptMessage } from '../core/signature.js';
-import { nodeVerifier } from '../node/verifier.js';
-import { api } from './client.js';
-import { UsageError } from './exit.js';
-import { readJsonFile } from './io.js';
+import type * as ServiceActions from './service-actions.js';
 
-type Out = (human: string, json: unknown) => void;
-
-function output(opts: { json?: boolean }): Out {
-  return (human, json) => process.stdout.write(opts.json ? JSON.stringify(json, null, 2) + '\n' : human + '\n');
-}
-
-interface KeyFile {
-  alg: Alg;
-  secretKey: string;
-  publicKey: string;
-}
-
-function readKeyFile(path: string): KeyFile {
-  const k = readJsonFile(path) as Partial<KeyFile>;
-  if (!isAlg(k.alg) || typeof k.publicKey !== 'string' || !parseHex(k.publicKey)) {
-    throw new UsageError(`${path} is not a key file from \`pop keygen\` (alg, publicKey, secretKey)`);
-  }
-  return k as KeyFile;
-}
-
-function jsonArg(value: string | undefined, what: string): Record<string, Json> {
-  if (value === undefined) return {};
-  const parsed = value.startsWith('@') ? readJsonFile(value.slice(1)) : tryParse(value, what);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${what} must be a JSON object`);
-  return parsed as Record<string, Json>;
-}
-
-function tryParse(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`${what} is not JSON: ${(e as Error).message} (use @file to read a file)`);
-  }
-}
+type Actions = typeof ServiceActions;
+const actions = (): Promise<Actions> => import('./service-actions.js');
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -58,29 +17,13 @@ export function addServiceCommands(program: Command): void {
     .argument('<file>', 'process definition JSON (see schemas/process.json and schemas/examples/)')
     .option('--new-version', 'register the next version of an existing process')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: { newVersion?: boolean; json?: boolean }) => {
-      const def = readJsonFile(file) as { id?: unknown };
-      if (typeof def.id !== 'string') throw new UsageError(`${file} has no "id"`);
-      const { body } = await api('POST', opts.newVersion ? `/v1/processes/${encodeURIComponent(def.id)}/versions` : '/v1/processes', def);
-      output(opts)(`registered ${String(body['id'])} version ${String(body['version'])} (hash ${String(body['hash'])})`, body);
-    });
+    .action(async (...a: Parameters<Actions['registerProcess']>) => (await actions()).registerProcess(...a));
   process_
     .command('show')
     .argument('<id>')
     .option('--version <n>', 'a specific version (default: the latest)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { version?: string; json?: boolean }) => {
-      if (opts.version !== undefined && !/^[1-9][0-9]{0,9}$/.test(opts.version)) throw new UsageError('--version must be a positive integer');
-      const { body } = await api<{ id: string; version: number; hash: string; definition: { title: string; roles: string[]; steps: Record<string, { after: string[]; authors: string[]; signers: string[]; final?: boolean }> } }>(
-        'GET',
-        `/v1/processes/${encodeURIComponent(id)}${opts.version ? `?version=${opts.version}` : ''}`,
-      );
-      const d = body.definition;
-      const steps = Object.entries(d.steps).map(
-        ([name, s]) => `  ${name.padEnd(14)} by ${s.authors.join('|')}${s.signers.length ? ` + ${s.signers.join(', ')}` : ''}  after ${s.after.join('|') || '(start)'}${s.final ? '  (final)' : ''}`,
-      );
-      output(opts)([`${body.id} v${body.version}: ${d.title}`, `  roles: ${d.roles.join(', ')}`, `  hash: ${body.hash}`, ...steps].join('\n'), body);
-    });
+    .action(async (...a: Parameters<Actions['showProcess']>) => (await actions()).showProcess(...a));
 
   const participant = program.command('participant').description('participants and their keys');
   participant
@@ -91,11 +34,7 @@ export function addServiceCommands(program: Command): void {
     .option('--key-file <file>', 'a key file from `pop keygen` (its public key is registered)')
     .option('--key-id <id>', 'id of that key', 'key-1')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { name: string; role: string[]; keyFile?: string; keyId: string; json?: boolean }) => {
-      const keys = opts.keyFile ? [{ keyId: opts.keyId, alg: readKeyFile(opts.keyFile).alg, publicKey: readKeyFile(opts.keyFile).publicKey }] : [];
-      const { body } = await api('POST', '/v1/participants', { id, name: opts.name, roles: opts.role, keys });
-      output(opts)(`added participant ${id} (roles: ${opts.role.join(', ') || 'none'}; keys: ${keys.map((k) => k.keyId).join(', ') || 'none'})`, body);
-    });
+    .action(async (...a: Parameters<Actions['addParticipant']>) => (await actions()).addParticipant(...a));
   participant
     .command('key')
     .description('add a key to a participant, or revoke one with --revoke')
@@ -105,17 +44,7 @@ export function addServiceCommands(program: Command): void {
     .option('--revoke <keyId>', 'revoke this key instead')
     .option('--reason <text>', 'why (with --revoke)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { keyFile?: string; keyId?: string; revoke?: string; reason?: string; json?: boolean }) => {
-      if (opts.revoke) {
-        const { body } = await api('POST', `/v1/participants/${encodeURIComponent(id)}/keys/${encodeURIComponent(opts.revoke)}/revoke`, opts.reason ? { reason: opts.reason } : {});
-        output(opts)(`revoked ${id}/${opts.revoke} at ${String(body['revokedAt'])}`, body);
-        return;
-      }
-      if (!opts.keyFile || !opts.keyId) throw new UsageError('give --key-file and --key-id to add a key, or --revoke <keyId>');
-      const k = readKeyFile(opts.keyFile);
-      const { body } = await api('POST', `/v1/participants/${encodeURIComponent(id)}/keys`, { keyId: opts.keyId, alg: k.alg, publicKey: k.publicKey });
-      output(opts)(`added key ${id}/${opts.keyId} (${k.alg})`, body);
-    });
+    .action(async (...a: Parameters<Actions['participantKey']>) => (await actions()).participantKey(...a));
 
   program
     .command('api-key')
@@ -124,10 +53,7 @@ export function addServiceCommands(program: Command): void {
     .option('--participant <id>', 'the participant a participant key acts for')
     .option('--label <text>')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { role: string; participant?: string; label?: string; json?: boolean }) => {
-      const { body } = await api('POST', '/v1/api-keys', { role: opts.role, ...(opts.participant ? { participantId: opts.participant } : {}), ...(opts.label ? { label: opts.label } : {}) });
-      output(opts)(`${String(body['secret'])}\n(${opts.role}${opts.participant ? ` for ${opts.participant}` : ''}, id ${String(body['id'])}; shown once)`, body);
-    });
+    .action(async (...a: Parameters<Actions['createApiKey']>) => (await actions()).createApiKey(...a));
 
   const link = program.commands.find((c) => c.name() === 'link')!;
   link
@@ -147,64 +73,5 @@ export function addServiceCommands(program: Command): void {
     .option('--ref <hash>', 'a referenced link (repeatable)', collect, [] as string[])
     .option('--cosign <spec>', 'a co-signature as participant:keyId:keyfile (repeatable)', collect, [] as string[])
     .option('--json', 'machine-readable output')
-    .action(async (opts: {
-      process: string; version?: string; map: string; step: string; author: string; keyFile: string; keyId: string;
-      prev: string[]; meta?: string; private?: string; tag: string[]; ref: string[]; cosign: string[]; json?: boolean;
-    }) => {
-      const key = readKeyFile(opts.keyFile);
-      if (!key.secretKey || !parseHex(key.secretKey, 32)) throw new UsageError(`${opts.keyFile} has no 32-byte secretKey`);
-      const version = opts.version
-        ? Number(opts.version)
-        : ((await api<{ version: number }>('GET', `/v1/processes/${encodeURIComponent(opts.process)}`)).body.version);
-      if (!Number.isInteger(version) || version < 1) throw new UsageError('--version must be a positive integer');
-      let prev = opts.prev;
-      if (prev.length === 0) {
-        try {
-          prev = (await api<{ heads: string[] }>('GET', `/v1/maps/${encodeURIComponent(opts.process)}/${encodeURIComponent(opts.map)}?limit=1`)).body.heads;
-        } catch (e) {
-          if ((e as { status?: number }).status !== 404) throw e;
-          prev = [];
-        }
-      }
-      const priv = jsonArg(opts.private, '--private');
-      const { disclosures, digests } = createDisclosures(priv, (n) => new Uint8Array(randomBytes(n)));
-      const linkObj: Link = {
-        v: 1,
-        process: opts.process,
-        processVersion: version,
-        mapId: opts.map,
-        step: opts.step,
-        prev,
-        refs: opts.ref.map((linkHash) => ({ linkHash })),
-        meta: jsonArg(opts.meta, '--meta'),
-        tags: opts.tag,
-        digests,
-        author: opts.author,
-        createdAt: new Date().toISOString(),
-      };
-      const hash = linkHash(linkObj);
-      const signatures = [{ signer: opts.author, keyId: opts.keyId, alg: key.alg, sig: toHex(sign(key.alg, fromHex(key.secretKey), linkMessage(hash))) }];
-      for (const spec of opts.cosign) {
-        const [participant, keyId, file] = spec.split(':');
-        if (!participant || !keyId || !file) throw new UsageError(`--cosign ${spec}: expected participant:keyId:keyfile`);
-        const k = readKeyFile(file);
-        signatures.push({ signer: participant, keyId, alg: k.alg, sig: toHex(sign(k.alg, fromHex(k.secretKey), linkMessage(hash))) });
-      }
-      const { status, body } = await api<{ linkHash: string; receipt: { acceptedAt: string; sig: string; notary: { keyId: string; publicKey: string } } }>('POST', '/v1/links', {
-        link: linkObj,
-        signatures,
-        ...(disclosures.length ? { private: { disclosures: disclosures.map((d) => d.disclosure) } } : {}),
-      });
-      const r = body.receipt;
-      const receiptOk = nodeVerifier.verify('ed25519', fromHex(r.notary.publicKey), receiptMessage(body.linkHash, r.acceptedAt), fromHex(r.sig));
-      if (!receiptOk) throw new UsageError('the service answered with a receipt whose signature does not verify');
-      output(opts)(
-        [
-          `${status === 201 ? 'accepted' : 'already accepted'}: ${body.linkHash}`,
-          `  ${opts.process} v${version} · map ${opts.map} · step ${opts.step} · by ${opts.author}`,
-          `  receipt: notary ${r.notary.keyId} signed pop:receipt:v1:${body.linkHash}:${r.acceptedAt} ✓`,
-        ].join('\n'),
-        { ...body, link: linkObj, disclosures: disclosures.map((d) => d.disclosure) },
-      );
-    });
+    .action(async (...a: Parameters<Actions['appendLink']>) => (await actions()).appendLink(...a));
 }

@@ -1,7 +1,7 @@
 // `pop verify FILE`: offline verification of a proof or a bundle, with a human report or --json.
 // Bundles of more than WORKER_THRESHOLD links have their link signatures checked on two worker
-// threads (src/node/verify-worker.ts); a terminal gets a progress bar for them.
-import cliProgress from 'cli-progress';
+// threads (src/node/verify-worker.ts); a terminal gets a progress bar for them. The progress bar and
+// the Esplora client load only when they are used (start-up time: src/cli/main.ts).
 import { type BundleResult, type BundleLinkResult, verifyBundle } from '../core/bundle.js';
 import { VerificationError } from '../core/errors.js';
 import { PROOF_TYPE, type ProofResult, verifyProof } from '../core/proof.js';
@@ -9,7 +9,6 @@ import { nodeVerifier } from '../node/verifier.js';
 import { nodeSha256, verifyBundleParallel } from '../node/verify-bundle.js';
 import { EXIT, UsageError, exitCodeFor } from './exit.js';
 import { readJsonFile } from './io.js';
-import { Esplora, EsploraError } from '../anchor/esplora.js';
 import { ApiError } from './client.js';
 
 export interface VerifyCliOptions {
@@ -99,6 +98,7 @@ function human(r: Report): string {
 
 async function bestChain(esplora: string, blockHash: string): Promise<NonNullable<Report['bestChain']>> {
   if (!/^https?:\/\//.test(esplora)) throw new UsageError('--bitcoin must be an http(s) Esplora API base');
+  const { Esplora, EsploraError } = await import('../anchor/esplora.js');
   const client = new Esplora(esplora);
   try {
     const status = await client.blockStatus(blockHash);
@@ -133,8 +133,9 @@ interface BundleReport {
 async function runVerifyBundle(value: unknown, type: string, opts: VerifyCliOptions, out: (s: string) => void): Promise<number> {
   const count = Array.isArray((value as { links?: unknown }).links) ? (value as { links: unknown[] }).links.length : 0;
   const notaryKeys = opts.notaryKey?.length ? { notaryKeys: opts.notaryKey } : {};
+  const cliProgress = process.stderr.isTTY && count >= WORKER_THRESHOLD ? (await import('cli-progress')).default : undefined;
   const bar =
-    process.stderr.isTTY && count >= WORKER_THRESHOLD
+    cliProgress
       ? new cliProgress.SingleBar({ format: 'verifying bundle [{bar}] {value}/{total} · {phase}', stream: process.stderr }, cliProgress.Presets.shades_classic)
       : undefined;
   let result: BundleResult;

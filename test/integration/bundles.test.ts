@@ -2,7 +2,8 @@
 // what a regulator needs and nothing private unless it was disclosed to that reader; erasure leaves
 // proofs and bundles byte for byte as they were.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { blockHash, decodeHeader, fromHex, leafHash, nobleVerifier, sha256Hex, toHex, canonicalJson, verifyDisclosure, verifyInclusion, utf8 } from '../../src/core/index.js';
+import { blockHash, decodeHeader, fromHex, leafHash, nobleVerifier, sha256Hex, toHex, canonicalJson, verifyBundle, verifyDisclosure, verifyInclusion, utf8 } from '../../src/core/index.js';
+import { Bundles, type BundleScope } from '../../src/ledger/bundles.js';
 import { Anchorer } from '../../src/anchor/anchorer.js';
 import { Esplora } from '../../src/anchor/esplora.js';
 import { type RegtestNetwork, startRegtest } from '../../src/anchor/regtest/index.js';
@@ -136,5 +137,37 @@ describe('bundles', () => {
     const rows = await svc.pool.query('SELECT reason, erased_by FROM erasures WHERE link_hash = $1', [order]);
     expect(rows.rows[0]).toMatchObject({ reason: 'GDPR art. 17 request #12' });
     expect(await svc.pool.query('SELECT 1 FROM private_data WHERE link_hash = $1', [order]).then((r) => r.rowCount)).toBe(0);
+  });
+  test('a time-range bundle is read a few seals at a time: the same bytes for any page size, only the links in range, across blocks', async () => {
+    // Seven orders a minute apart, in two blocks; the range takes the 2nd to the 6th, so each block
+    // also holds a sealed link outside it (and the earlier blocks hold the map above).
+    const posted: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      svc.clock.offsetMs += 60_000;
+      const s = makeSubmission(svc.parties['customer']!, { step: 'order', mapId: `range-${i}`, ...VALID['order'], createdAt: new Date(Date.now() + svc.clock.offsetMs).toISOString() });
+      expect((await svc.request('POST', '/v1/links', { body: s.body })).status).toBe(201);
+      posted.push(s.hash);
+      if (i === 3) await svc.sealer().sealOnce();
+    }
+    await svc.sealer().sealOnce();
+    const acceptedAt = async (hash: string) => (await svc.pool.query<{ accepted_at: string }>('SELECT accepted_at FROM links WHERE hash = $1', [hash])).rows[0]!.accepted_at;
+    const range: BundleScope = { process: 'order-to-cash', from: await acceptedAt(posted[1]!), to: await acceptedAt(posted[6]!) };
+    const map: BundleScope = { process: 'order-to-cash', mapId: 'bundle-1' };
+    const actor = { keyId: auditorKey.id, role: 'auditor' as const, participantId: null };
+    const now = new Date((await svc.ledger.proofs.tip())!.timestamp);
+    const read = async (scope: BundleScope, page?: number) => {
+      let text = '';
+      for await (const chunk of new Bundles(svc.pool, svc.notary, svc.ledger.queries, svc.ledger.proofs, svc.ledger.disclosures, { page }).stream(scope, actor, now)) text += chunk;
+      return text;
+    };
+    const whole = await read(range);
+    const served = await svc.request('GET', `/v1/bundles?${new URLSearchParams(range as Record<string, string>)}`, { key: auditorKey.secret });
+    expect(served.body).toBe(whole);
+    const bundle = JSON.parse(whole) as Bundle;
+    expect(bundle.links.map((l) => l.linkHash)).toEqual(posted.slice(1, 6));
+    expect(new Set(bundle.links.map((l) => l.height)).size).toBe(2);
+    expect(verifyBundle(bundle, { verifier: nobleVerifier, notaryKeys: [svc.notaryPublicKey] }).failures).toEqual([]);
+    for (const page of [1, 2, 3]) expect(await read(range, page)).toBe(whole);
+    expect(await read(map, 1)).toBe(await read(map));
   });
 });

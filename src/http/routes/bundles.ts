@@ -45,7 +45,9 @@ export function bundleRoutes(app: FastifyInstance, ledger: Ledger): void {
     // createdAt is the tip block's time: the bundle is complete as of that block, and the same data
     // gives the same bytes (an erasure, say, changes nothing in it).
     const tip = await ledger.proofs.tip();
-    const stream = Readable.from(ledger.bundles.stream(scope, actor, tip ? new Date(tip.timestamp) : ledger.deps.now()));
+    // One chunk (~60 KB of JSON, ledger/bundles.ts) is read ahead at most: the generator runs only as
+    // fast as the client reads (Readable.from's default would buffer 16 chunks before pausing it).
+    const stream = Readable.from(ledger.bundles.stream(scope, actor, tip ? new Date(tip.timestamp) : ledger.deps.now()), { highWaterMark: 1 });
     // A failure after the first byte cannot become a problem document: the connection is cut, and
     // the truncated JSON does not parse, so nothing incomplete passes for a bundle.
     stream.on('error', (e) => request.log.error({ err: { message: e.message } }, 'bundle stream failed'));
