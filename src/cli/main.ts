@@ -6,7 +6,8 @@
 // service (Fastify, pg, embedded PostgreSQL), the noble curves or Ajv they do not use.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT, UsageError } from './exit.js';
+import { VerificationError } from '../core/errors.js';
+import { EXIT, UsageError, exitCodeFor } from './exit.js';
 import { ApiError } from './client.js';
 import { addServiceCommands } from './service-commands.js';
 
@@ -32,8 +33,9 @@ export function buildProgram(): Command {
     .argument('<file>', 'a pop/proof/v1 or pop/bundle/v1 JSON file, or - for standard input')
     .option('--json', 'print a machine-readable report')
     .option('--notary-key <hex>', 'trust only this notary public key (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--min-difficulty <bits>', 'refuse blocks whose header demands fewer leading zero bits (default: each header\'s own)')
     .option('--bitcoin <esplora-url>', "also ask this Esplora whether the anchor's Bitcoin block is on the best chain (the one online check)")
-    .action(async (file: string, opts: { json?: boolean; notaryKey: string[]; bitcoin?: string }) => {
+    .action(async (file: string, opts: { json?: boolean; notaryKey: string[]; minDifficulty?: string; bitcoin?: string }) => {
       const { runVerify } = await import('./verify.js');
       process.exitCode = await runVerify(file, opts, (s) => process.stdout.write(s));
     });
@@ -140,6 +142,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ApiError) {
       process.stderr.write(`pop: ${e.message}\n`);
       return e.exitCode;
+    }
+    if (e instanceof VerificationError) {
+      process.stderr.write(`pop: ${e.code}: ${e.message}\n`);
+      return exitCodeFor(e.code);
     }
     throw e;
   }

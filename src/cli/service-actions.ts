@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { fromHex, parseHex, toHex } from '../core/bytes.js';
 import { createDisclosures } from '../core/disclosure.js';
+import { VerificationError } from '../core/errors.js';
 import type { Json } from '../core/jcs.js';
 import { type Link, linkHash } from '../core/link.js';
 import { sign } from '../core/noble-verifier.js';
@@ -92,7 +93,7 @@ export async function createApiKey(opts: { role: string; participant?: string; l
 
 export async function appendLink(opts: {
       process: string; version?: string; map: string; step: string; author: string; keyFile: string; keyId: string;
-      prev: string[]; meta?: string; private?: string; tag: string[]; ref: string[]; cosign: string[]; json?: boolean;
+      prev: string[]; meta?: string; private?: string; tag: string[]; ref: string[]; cosign: string[]; notaryKey?: string; json?: boolean;
     }): Promise<void> {
   const key = readKeyFile(opts.keyFile);
   if (!key.secretKey || !parseHex(key.secretKey, 32)) throw new UsageError(`${opts.keyFile} has no 32-byte secretKey`);
@@ -133,14 +134,24 @@ export async function appendLink(opts: {
     const k = readKeyFile(file);
     signatures.push({ signer: participant, keyId, alg: k.alg, sig: toHex(sign(k.alg, fromHex(k.secretKey), linkMessage(hash))) });
   }
-  const { status, body } = await api<{ linkHash: string; receipt: { acceptedAt: string; sig: string; notary: { keyId: string; publicKey: string } } }>('POST', '/v1/links', {
+  const { status, body } = await api<{ linkHash: string; receipt: { linkHash: string; acceptedAt: string; sig: string; notary: { keyId: string; publicKey: string } } }>('POST', '/v1/links', {
     link: linkObj,
     signatures,
     ...(disclosures.length ? { private: { disclosures: disclosures.map((d) => d.disclosure) } } : {}),
   });
+  // The receipt is the service's promise: it must be for this very link, by the notary we trust (the
+  // pinned key, else the one the service states at /v1/notary), and its signature must verify.
   const r = body.receipt;
-  const receiptOk = nodeVerifier.verify('ed25519', fromHex(r.notary.publicKey), receiptMessage(body.linkHash, r.acceptedAt), fromHex(r.sig));
-  if (!receiptOk) throw new UsageError('the service answered with a receipt whose signature does not verify');
+  if (body.linkHash !== hash || r?.linkHash !== hash) {
+    throw new VerificationError('LINK_HASH_MISMATCH', `the service answered for link ${String(body.linkHash)} (receipt for ${String(r?.linkHash)}), not for the link posted, ${hash}`);
+  }
+  const notaryKey = opts.notaryKey ?? (await api<{ publicKey: string }>('GET', '/v1/notary')).body.publicKey;
+  if (r.notary.publicKey !== notaryKey) {
+    throw new VerificationError('NOTARY_KEY_MISMATCH', `the receipt is signed by notary key ${r.notary.publicKey}, not by ${notaryKey}${opts.notaryKey ? ' (pinned)' : ' (the key the service states)'}`);
+  }
+  if (!nodeVerifier.verify('ed25519', fromHex(notaryKey), receiptMessage(hash, r.acceptedAt), fromHex(r.sig))) {
+    throw new VerificationError('NOTARY_SIGNATURE_INVALID', `the receipt's signature does not verify over pop:receipt:v1:${hash}:${r.acceptedAt}`);
+  }
   output(opts)(
     [
       `${status === 201 ? 'accepted' : 'already accepted'}: ${body.linkHash}`,

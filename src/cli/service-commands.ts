@@ -72,6 +72,7 @@ export function addServiceCommands(program: Command): void {
     .option('--tag <tag>', 'a tag (repeatable)', collect, [] as string[])
     .option('--ref <hash>', 'a referenced link (repeatable)', collect, [] as string[])
     .option('--cosign <spec>', 'a co-signature as participant:keyId:keyfile (repeatable)', collect, [] as string[])
+    .option('--notary-key <hex>', "the notary key the receipt must be signed by (default: the one the service states at /v1/notary)")
     .option('--json', 'machine-readable output')
     .action(async (...a: Parameters<Actions['appendLink']>) => (await actions()).appendLink(...a));
 }

@@ -14,6 +14,8 @@ import { ApiError } from './client.js';
 export interface VerifyCliOptions {
   json?: boolean;
   notaryKey?: string[];
+  /** Leading zero bits every block header must demand at least (a header recording less fails). */
+  minDifficulty?: string;
   /** An Esplora API base to ask whether the anchor's Bitcoin block is on the best chain. */
   bitcoin?: string;
 }
@@ -38,11 +40,13 @@ export async function runVerify(file: string, opts: VerifyCliOptions, out: (s: s
   for (const key of opts.notaryKey ?? []) {
     if (!/^[0-9a-f]{64}$/.test(key)) throw new UsageError(`--notary-key ${key} is not 32 bytes of lowercase hex`);
   }
-  if (type?.startsWith('pop/bundle/')) return runVerifyBundle(value, type, opts, out);
+  const minDifficulty = opts.minDifficulty === undefined ? 0 : Number(opts.minDifficulty);
+  if (!Number.isInteger(minDifficulty) || minDifficulty < 0 || minDifficulty > 256) throw new UsageError(`--min-difficulty ${opts.minDifficulty} is not a whole number of bits from 0 to 256`);
+  if (type?.startsWith('pop/bundle/')) return runVerifyBundle(value, type, { ...opts, minDifficulty: String(minDifficulty) }, out);
   const report: Report = { ok: false, type, status: 'failed', links: 0, anchored: 0, failures: [] };
   let exit: number = EXIT.ok;
   try {
-    const result = verifyProof(value, { verifier: nodeVerifier, ...(opts.notaryKey?.length ? { notaryKeys: opts.notaryKey } : {}) });
+    const result = verifyProof(value, { verifier: nodeVerifier, minDifficulty, ...(opts.notaryKey?.length ? { notaryKeys: opts.notaryKey } : {}) });
     report.result = result;
     report.status = result.status;
     report.ok = result.ok;
@@ -132,7 +136,7 @@ interface BundleReport {
 
 async function runVerifyBundle(value: unknown, type: string, opts: VerifyCliOptions, out: (s: string) => void): Promise<number> {
   const count = Array.isArray((value as { links?: unknown }).links) ? (value as { links: unknown[] }).links.length : 0;
-  const notaryKeys = opts.notaryKey?.length ? { notaryKeys: opts.notaryKey } : {};
+  const notaryKeys = { minDifficulty: Number(opts.minDifficulty ?? 0), ...(opts.notaryKey?.length ? { notaryKeys: opts.notaryKey } : {}) };
   const cliProgress = process.stderr.isTTY && count >= WORKER_THRESHOLD ? (await import('cli-progress')).default : undefined;
   const bar =
     cliProgress
