@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     )).rows[0]!.n);
     await counted.end();
     progress.phase(`exporting a bundle of ${bundleLinks.toLocaleString('en')} links`, 1);
-    const download = await downloadBundle(service.url, setup.auditorKey, { process: 'order-to-cash', from, to }, bundleFile(work), bundleLinks);
+    const download = await downloadBundle(service.url, await setup.newAuditorKey(), { process: 'order-to-cash', from, to }, bundleFile(work), bundleLinks);
     progress.end(`${(download.bytes / 2 ** 20).toFixed(1)} MiB in ${download.seconds.toFixed(1)} s`);
     await service.stop();
     setup.admin.close();

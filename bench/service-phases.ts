@@ -36,6 +36,8 @@ export interface Setup {
   admin: Http;
   /** A fresh participant API key per phase (the default rate limit is per key, 120,000/min). */
   participantKey(): Promise<string>;
+  /** A fresh auditor API key (proof fetches at saturation can use up one key's 120,000 a minute). */
+  newAuditorKey(): Promise<string>;
   auditorKey: string;
   notaryKey: string;
 }
@@ -59,6 +61,7 @@ export async function setUp(url: string, adminKey: string): Promise<Setup> {
     signer,
     admin,
     participantKey: () => secret({ role: 'participant', participantId: signer.id, label: 'benchmark' }),
+    newAuditorKey: () => secret({ role: 'auditor', label: 'benchmark' }),
     auditorKey: await secret({ role: 'auditor', label: 'benchmark' }),
     notaryKey: (await admin.json<{ publicKey: string }>('GET', '/v1/notary')).publicKey,
   };
