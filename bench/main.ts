@@ -233,7 +233,7 @@ async function main(): Promise<void> {
     await waitUntilSealed(progress, dbs.url);
 
     // 5. Proofs of random sealed links.
-    const proofs = await proofFetches(progress, { url: service.url, apiKey: setup.auditorKey, hashes: [...batch.hashes, ...append.hashes.slice(0, append.created)], d });
+    const proofs = await proofFetches(progress, { url: service.url, apiKey: setup.auditorKey, warmKey: await setup.newAuditorKey(), hashes: [...batch.hashes, ...append.hashes.slice(0, append.created)], d });
 
     // 6. A bundle of up to 10,000 links: the measured batches' time range (the run's only writer then).
     const take = Math.min(10, batch.acceptedAts.length);
