@@ -5,7 +5,8 @@
 // runs as `postgres`, and if that user cannot reach the binaries or the data the library's spawn dies
 // with an unhandled EACCES, so we probe first; after a `kill -9` of Node the postmaster survives and
 // the next start() rejects with `undefined`, so we stop the orphan first; its stop() hangs if the
-// server already died; and importing it installs hooks that call process.exit(0).
+// server already died; and importing it installs hooks that call process.exit(0). With `restart` (the
+// service's choice) a server that dies under us is started again on its port.
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -32,7 +33,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const HINT = 'Set POP_DATA_DIR to a directory the postgres user can reach (e.g. /var/lib/pop), or set DATABASE_URL to use your own PostgreSQL.';
 
-export async function startEmbeddedPostgres(opts: { dataDir: string; log?: (msg: string) => void }): Promise<EmbeddedDatabase> {
+export interface EmbeddedOptions {
+  dataDir: string;
+  log?: (msg: string) => void;
+  /** Start the server again (on the same port) when it dies without stop(). */
+  restart?: boolean;
+}
+
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const log = opts.log ?? (() => {});
   const dataDir = resolve(opts.dataDir);
   const pgDir = join(dataDir, 'pg');
@@ -79,33 +87,70 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; log?: (msg:
   // The free port is found by binding port 0, then released for postgres: another process may take
   // it in between, so a failed bind is retried on a fresh port. Also retried: the shared memory of a
   // server that just died and whose backends have not all noticed yet (PostgreSQL refuses to start).
-  let server: EmbeddedPostgres | undefined;
-  let port = 0;
-  for (let attempt = 1; !server; attempt++) {
-    port = await freePort();
-    server = make(port);
+  const startOn = async (port: number): Promise<ChildProcess> => {
+    const server = make(port);
     lastLines = [];
     try {
       await server.start();
     } catch (e) {
-      server = undefined;
-      const why = e instanceof Error ? e.message : lastLines.join('\n'); // the library rejects with undefined
-      if (attempt < 5 && /could not bind|already in use|memory block .* still in use/i.test(why)) {
+      throw new EmbeddedDatabaseError(e instanceof Error ? e.message : lastLines.join('\n'), { cause: e }); // the library rejects with undefined
+    }
+    return (server as unknown as { process: ChildProcess }).process; // a private field
+  };
+  const transient = (e: unknown) => /could not bind|already in use|memory block .* still in use/i.test(message(e));
+  let first: ChildProcess | undefined;
+  let port = 0;
+  for (let attempt = 1; !first; attempt++) {
+    port = await freePort();
+    try {
+      first = await startOn(port);
+    } catch (e) {
+      if (attempt < 5 && transient(e)) {
         await sleep(200 * attempt);
         continue;
       }
-      throw new EmbeddedDatabaseError(`PostgreSQL did not start on ${pgDir}:\n${why}\n${HINT}`, { cause: e });
+      throw new EmbeddedDatabaseError(`PostgreSQL did not start on ${pgDir}:\n${message(e)}\n${HINT}`, { cause: e });
     }
   }
+  let child = first;
   await writeFile(ownerFile, `${process.pid}\n`);
   log(`PostgreSQL listening on 127.0.0.1:${port}`);
   // If the process exits without stop(), ask for a fast shutdown, which goes on without us.
-  const child = (server as unknown as { process: ChildProcess }).process; // a private field
   const onExit = () => child.kill('SIGINT');
   process.once('exit', onExit);
 
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= stopServer(child, ownerFile).finally(() => process.removeListener('exit', onExit)));
+  let restarting: Promise<void> | undefined;
+  // With `restart`, a server that dies without stop() (a crash, an administrator's kill, the OOM
+  // killer) is started again on the same port, so that the URL the service's pool holds stays good;
+  // until it is back, connections fail fast (ECONNREFUSED) and the service answers 503.
+  const supervise = (c: ChildProcess) =>
+    c.once('exit', (code, signal) => {
+      if (stopping || !opts.restart) return;
+      log(`PostgreSQL exited unexpectedly (${signal ?? `code ${code}`}); restarting it on port ${port}`);
+      restarting = (async () => {
+        for (let attempt = 1; !stopping; attempt++) {
+          try {
+            await recoverStaleServer(pgDir, ownerFile, log);
+            const next = await startOn(port);
+            child = next;
+            supervise(next);
+            await writeFile(ownerFile, `${process.pid}\n`);
+            log(`PostgreSQL restarted on 127.0.0.1:${port} (attempt ${attempt})`);
+            return;
+          } catch (e) {
+            if (attempt === 1 || attempt % 10 === 0 || !transient(e)) log(`PostgreSQL restart attempt ${attempt} failed: ${message(e)}`);
+            await sleep(Math.min(200 * attempt, 2_000));
+          }
+        }
+      })();
+    });
+  supervise(child);
+  const stop = () =>
+    (stopping ??= (async () => {
+      await restarting; // never rejects; it stops trying once `stopping` is set
+      await stopServer(child, ownerFile);
+    })().finally(() => process.removeListener('exit', onExit)));
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/pop`;
   try {
     const client = new pg.Client({ connectionString: url.replace(/\/pop$/, '/postgres') });

@@ -72,7 +72,8 @@ export async function migrationsCurrent(pool: Pool, migrations = loadMigrations(
   try {
     const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM pop_migrations');
     return Number(rows[0]?.n) === migrations.length;
-  } catch {
-    return false; // not even the bookkeeping table yet
+  } catch (e) {
+    if ((e as { code?: string }).code === '42P01') return false; // undefined_table: not even the bookkeeping table yet
+    throw e; // the database is unreachable: say so, not "migrations are not applied"
   }
 }

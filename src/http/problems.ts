@@ -1,9 +1,14 @@
 // RFC 9457 problem details. Every error leaves the service as application/problem+json with a
-// stable `type` (https://proof-of-process.dev/problems/<code>); 5xx answers carry no detail.
+// stable `type` (https://proof-of-process.dev/problems/<code>); 5xx answers carry no detail beyond
+// their kind: 500 internal (a bug) or 503 unavailable (the database cannot be used right now).
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { LEDGER_ERRORS, LedgerError, type LedgerCode } from '../ledger/errors.js';
 import { BodyError } from './json-body.js';
 import { VerificationError } from '../core/errors.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+
+/** Seconds a client should wait before retrying while the database is unavailable. */
+const RETRY_AFTER_S = 1;
 
 export const PROBLEM_BASE = 'https://proof-of-process.dev/problems/';
 
@@ -16,6 +21,7 @@ const TITLES: Partial<Record<LedgerCode | 'internal', string>> = {
   'rate-limited': 'Too many requests',
   conflict: 'Conflict',
   'stale-head': 'Stale head: prev is not the current head of the map',
+  unavailable: 'Service unavailable',
   internal: 'Internal error',
 };
 
@@ -49,6 +55,14 @@ export function problemsPlugin(app: FastifyInstance, countProblem: (code: string
       const code: LedgerCode =
         fe.statusCode === 413 ? 'too-large' : fe.statusCode === 415 ? 'unsupported-media-type' : fe.statusCode === 404 ? 'not-found' : 'malformed';
       return sendProblem(reply, code, fe.message);
+    }
+    // The database is down, restarting, paused past the timeouts or out of connections: not a bug,
+    // and retrying shortly is the right move (a request in doubt is safe to repeat: appends are
+    // idempotent). The pg message names no value, only the condition.
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: { code: fe.code, message: (error as Error).message } }, 'database unavailable');
+      reply.header('retry-after', String(RETRY_AFTER_S));
+      return sendProblem(reply, 'unavailable', 'the database is unavailable; retry shortly');
     }
     request.log.error({ err: { type: (error as Error).name, code: fe.code, message: (error as Error).message } }, 'unexpected error');
     return sendProblem(reply, 'internal', 'the service could not complete the request');

@@ -16,6 +16,10 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Memory for proofs' immutable data (sealed blocks, tree levels, keys, history nodes), in bytes. */
   cacheBytes: number;
+  /** PostgreSQL cancels a statement after this long (a client-side limit adds a little slack). */
+  dbStatementTimeoutMs: number;
+  /** Waiting for a pooled connection, or for a new one to open: past it, the request gets a 503. */
+  dbConnectTimeoutMs: number;
   logLevel: string;
   blockMaxLinks: number;
   blockIntervalMs: number;
@@ -71,6 +75,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batchMax: int(env, 'POP_BATCH_MAX', 1000, 1, 10_000),
     rateLimitPerMinute: int(env, 'POP_RATE_LIMIT_PER_MINUTE', 120_000, 1, 100_000_000),
     cacheBytes: int(env, 'POP_CACHE_MB', 64, 0, 65_536) * 1024 * 1024,
+    dbStatementTimeoutMs: int(env, 'POP_DB_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    dbConnectTimeoutMs: int(env, 'POP_DB_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),
     logLevel: env['LOG_LEVEL'] || 'info',
     blockMaxLinks: int(env, 'POP_BLOCK_MAX_LINKS', 10_000, 1, 100_000),
     blockIntervalMs: int(env, 'POP_BLOCK_INTERVAL_MS', 1_000, 10, 3_600_000),

@@ -1,9 +1,12 @@
 // Starts the whole service: the database (DATABASE_URL, or the embedded PostgreSQL in the data
-// directory), migrations, keys, the HTTP app, and the bootstrap admin key.
+// directory), migrations, keys, the HTTP app, and the bootstrap admin key. The embedded server is
+// restarted on its port if it dies; the app's pool has timeouts, so that while the database is down
+// or stuck requests get a 503 soon (src/http/problems.ts) and the service recovers by itself.
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
+import { hardenPool } from '../db/pool.js';
 import { buildApp } from '../http/app.js';
 import { Sealer } from '../ledger/sealer.js';
 import { type AnchoringHandle, startAnchoring } from './anchoring.js';
@@ -28,7 +31,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
   const dbLog = (msg: string) => {
     if (!msg.startsWith('postgres:') || config.logLevel === 'debug' || config.logLevel === 'trace') log(msg);
   };
-  const embedded = config.databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: config.dataDir, log: dbLog }) : undefined;
+  const embedded = config.databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: config.dataDir, log: dbLog, restart: true }) : undefined;
   const databaseUrl = config.databaseUrl ?? embedded!.url;
   try {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
@@ -50,6 +53,10 @@ export async function startService(config: Config, log: (msg: string) => void = 
       limits: config,
       logger: { level: config.logLevel },
     });
+    // Before the pool's first connection. (The sealer's own lock session has no timeouts: it holds a
+    // session-level advisory lock, and a client-side timeout could leave the lock with a session
+    // nobody uses any more.)
+    hardenPool(appPool, { statementMs: config.dbStatementTimeoutMs, connectMs: config.dbConnectTimeoutMs }, (msg, extra) => app.log.warn(extra, msg));
     let adminKey: string | undefined;
     let adminKeyFile: string | undefined;
     if (config.adminKey) await ledger.apiKeys.ensureAdmin(config.adminKey);
