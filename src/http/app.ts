@@ -10,6 +10,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import type { Pool } from 'pg';
+import { type DbTimeouts, hardenPool } from '../db/pool.js';
 import { AJV_OPTIONS } from '../core/schema.js';
 import { type Ledger, EventBus, createLedger } from '../ledger/index.js';
 import type { Limits, Notary, DataCipher } from '../ledger/ports.js';
@@ -28,6 +29,8 @@ import { linkRoutes } from './routes/links.js';
 import { participantRoutes } from './routes/participants.js';
 import { processRoutes } from './routes/processes.js';
 
+const DEFAULT_DB_TIMEOUTS: DbTimeouts = { statementMs: 30_000, connectMs: 5_000 };
+
 export interface AppOptions {
   databaseUrl: string;
   notary: Notary;
@@ -36,6 +39,8 @@ export interface AppOptions {
   /** cacheBytes: the memory for proofs' immutable data (blocks, tree levels, keys, history nodes). */
   limits: Limits & { bodyLimitBytes: number; rateLimitPerMinute: number; cacheBytes?: number };
   now?: () => Date;
+  /** Statement and connection timeouts of the pool (default: 30 s and 5 s, as the service's settings). */
+  dbTimeouts?: DbTimeouts;
   logger?: FastifyServerOptions['logger'];
   poolSize?: number;
 }
@@ -111,6 +116,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // An idle connection can die (a database restart, an administrator): pg reports it on the pool,
   // and an unheard 'error' event would take the whole process down. Log it; the pool reconnects.
   pool.on('error', (e) => app.log.warn({ err: { message: e.message, code: (e as { code?: string }).code } }, 'an idle database connection failed'));
+  // Timeouts (a paused or saturated database answers 503 soon, never hangs a request) and an error
+  // listener on every client in use (src/db/pool.ts), before the pool's first connection.
+  hardenPool(pool, opts.dbTimeouts ?? DEFAULT_DB_TIMEOUTS, (msg, extra) => app.log.warn(extra, msg));
   ledgerGauges(metrics.registry, pool);
   const events = new EventBus();
   const ledger = createLedger({

@@ -6,7 +6,6 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
-import { hardenPool } from '../db/pool.js';
 import { buildApp } from '../http/app.js';
 import { Sealer } from '../ledger/sealer.js';
 import { type AnchoringHandle, startAnchoring } from './anchoring.js';
@@ -51,12 +50,11 @@ export async function startService(config: Config, log: (msg: string) => void = 
       // node:crypto; big batches' signatures on worker threads.
       verifier: new SignaturePool({ onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) }),
       limits: config,
+      // The app's pool only: the sealer's own lock session has no timeouts (it holds a session-level
+      // advisory lock, and a client-side timeout could leave the lock with a session nobody uses).
+      dbTimeouts: { statementMs: config.dbStatementTimeoutMs, connectMs: config.dbConnectTimeoutMs },
       logger: { level: config.logLevel },
     });
-    // Before the pool's first connection. (The sealer's own lock session has no timeouts: it holds a
-    // session-level advisory lock, and a client-side timeout could leave the lock with a session
-    // nobody uses any more.)
-    hardenPool(appPool, { statementMs: config.dbStatementTimeoutMs, connectMs: config.dbConnectTimeoutMs }, (msg, extra) => app.log.warn(extra, msg));
     let adminKey: string | undefined;
     let adminKeyFile: string | undefined;
     if (config.adminKey) await ledger.apiKeys.ensureAdmin(config.adminKey);
