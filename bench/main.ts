@@ -117,10 +117,12 @@ const median = (xs: number[]): number | null => {
 
 /**
  * Seeds the three chains, then seals round-robin across them in a new random order each round (so
- * the machine's noise falls on every length alike): one warm-up, then `rounds` each.
+ * the machine's noise falls on every length alike): one warm-up, then `rounds` each. Mining time
+ * is geometric (p95 ≈ 3× the mean) and as long as the rest of a seal, so the median of 25 rounds
+ * moved ±30% between lengths by chance alone; 101 rounds (≈ 30 s) narrow that to about ±15%.
  */
 async function chainFigures(dbs: BenchDatabases, quick: boolean): Promise<ChainFigures> {
-  const rounds = quick ? 3 : 25;
+  const rounds = quick ? 3 : 101;
   const out: ChainFigures = { rounds, medianMs: {}, medianMsNoPow: {}, roundsMs: {}, roundsMsNoPow: {}, minMs: {}, minMsNoPow: {}, seedSeconds: {} };
   const chains: SeededChain[] = [];
   const fresh: Fresh[] = [];
