@@ -245,6 +245,8 @@ describe('the web console', () => {
     try {
       await s.page.goto(`${url}/#/verify`);
       await s.page.locator('#verifier-state', { hasText: 'ready' }).waitFor();
+      // Chromium has Ed25519 and P-256 in WebCrypto: the page says which library checks what.
+      expect(await s.page.locator('#verifier-state').textContent()).toMatch(/Ed25519: WebCrypto · P-256: WebCrypto · secp256k1: noble/);
       const before = s.requests.length;
       const check = async (name: string, text: string) => {
         await s.page.setInputFiles('#verify-file', { name, mimeType: 'application/json', buffer: Buffer.from(text) });

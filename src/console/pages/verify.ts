@@ -73,7 +73,8 @@ export function verifyPage({ main, signal }: PageContext): void {
 
   const ready = h('p', { class: 'muted verifier-state', id: 'verifier-state' }, 'Starting the verifier…');
   preloadVerifier().then(
-    () => (ready.textContent = 'Verifier ready. It runs offline: it has no network access.'),
+    (backends) =>
+      (ready.textContent = `Verifier ready (Ed25519: ${backends.ed25519} · P-256: ${backends['ecdsa-p256']} · secp256k1: ${backends['ecdsa-secp256k1']}). It runs offline: it has no network access.`),
     (e: Error) => (ready.textContent = e.message),
   );
 
