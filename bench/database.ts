@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
+import { createDatabase, onServer } from '../src/db/scratch.js';
 
 export interface Fresh {
   url: string;
@@ -25,33 +26,19 @@ export interface BenchDatabases {
   close(): Promise<void>;
 }
 
-async function onServer<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 function freshOn(serverUrl: string, created: Set<Fresh>) {
   return async (label: string): Promise<Fresh> => {
-    const name = `pop_bench_${label}_${randomBytes(4).toString('hex')}`;
-    await onServer(serverUrl, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
-    const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    const db = await createDatabase(serverUrl, `pop_bench_${label}_${randomBytes(4).toString('hex')}`);
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
       await migrate(pool);
     } finally {
       await pool.end();
     }
     const fresh: Fresh = {
-      url: url.toString(),
+      url: db.url,
       drop: async () => {
-        if (!created.delete(fresh)) return;
-        await onServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`));
+        if (created.delete(fresh)) await db.drop();
       },
     };
     created.add(fresh);

@@ -25,16 +25,22 @@ function defaultEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-async function spawnAndWait(args: string[], env: NodeJS.ProcessEnv, logFile: string, ready: RegExp, timeoutMs = 60_000): Promise<Child> {
-  const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', fd, fd] });
+/**
+ * Starts `node args…` with its output in `logFile` and waits for `ready` (its first group: the URL).
+ * With `append`, the log is kept and only what this start writes is read.
+ */
+async function spawnAndWait(args: string[], env: NodeJS.ProcessEnv, logFile: string, ready: RegExp, o: { cwd?: string; append?: boolean } = {}, timeoutMs = 60_000): Promise<Child> {
+  const fd = openSync(logFile, o.append ? 'a' : 'w');
+  const child = spawn(process.execPath, args, { cwd: o.cwd ?? REPO, env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const tail = () => readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+  const from = o.append ? readFileSync(logFile, 'utf8').length : 0;
+  const log = () => readFileSync(logFile, 'utf8').slice(from);
+  const tail = () => log().split('\n').slice(-15).join('\n');
   const t0 = Date.now();
   let url: string | undefined;
   while (!url) {
-    const m = ready.exec(readFileSync(logFile, 'utf8'));
+    const m = ready.exec(log());
     if (m) url = m[1]!;
     else if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}:\n${tail()}`);
     else if (Date.now() - t0 > timeoutMs) {
@@ -63,12 +69,17 @@ export interface ServiceOptions {
   nodeFlags?: string[];
   /** Settings to change for a what-if run (`--set NAME=VALUE`); none for the figures of record. */
   settings?: Record<string, string>;
+  /** Another copy of this repository to run (default: this one). */
+  repo?: string;
+  /** Keep the service log of an earlier start (default: start it afresh). */
+  appendLog?: boolean;
 }
 
 /** `pop serve` on the given database with every other setting at its default. */
 export function startServiceProcess(o: ServiceOptions): Promise<Child> {
   const env = defaultEnv({ ...o.settings, DATABASE_URL: o.databaseUrl, POP_DATA_DIR: o.dataDir, POP_ADMIN_KEY: o.adminKey, PORT: '0', HOST: '127.0.0.1' });
-  return spawnAndWait([...(o.nodeFlags ?? []), '--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'serve'], env, join(o.dataDir, 'service.log'), /is listening on (http:\/\/\S+)/);
+  const repo = o.repo ?? REPO;
+  return spawnAndWait([...(o.nodeFlags ?? []), '--import', 'tsx', join(repo, 'src/cli/main.ts'), 'serve'], env, join(o.dataDir, 'service.log'), /is listening on (http:\/\/\S+)/, { cwd: repo, append: o.appendLog ?? false });
 }
 
 /** The bare route of bench/ceiling-server.ts on the same database. */

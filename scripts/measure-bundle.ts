@@ -22,9 +22,9 @@
 //    both files (wall time, user+sys CPU and peak RSS through /usr/bin/time when it exists), checking
 //    that the report says ok and counts every link.
 // Progress goes to stderr; a summary table to stdout; --out writes every figure as JSON.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes, sign } from 'node:crypto';
-import { closeSync, cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -34,7 +34,7 @@ import { downloadBundle } from '../bench/bundle.js';
 import { openDatabases } from '../bench/database.js';
 import { Http } from '../bench/http.js';
 import { type Signer, newSigner } from '../bench/links.js';
-import { REPO } from '../bench/processes.js';
+import { REPO, startServiceProcess } from '../bench/processes.js';
 import { Progress } from '../bench/progress.js';
 import { waitUntilSealed } from '../bench/service-phases.js';
 import { createDisclosures } from '../src/core/disclosure.js';
@@ -101,42 +101,8 @@ interface Service {
  * default, and V8's --trace-gc in its log: the heap that is live after each major collection.
  */
 async function startService(code: string, o: { databaseUrl: string; dataDir: string; adminKey: string; nodeFlags?: string[] }): Promise<Service> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('POP_') && !['DATABASE_URL', 'PORT', 'HOST', 'LOG_LEVEL', 'TEST_DATABASE_URL'].includes(k)) env[k] = v;
-  }
-  Object.assign(env, { DATABASE_URL: o.databaseUrl, POP_DATA_DIR: o.dataDir, POP_ADMIN_KEY: o.adminKey, PORT: '0', HOST: '127.0.0.1' });
-  const logFile = join(o.dataDir, 'service.log');
-  const fd = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, ['--trace-gc', ...(o.nodeFlags ?? []), '--import', 'tsx', join(code, 'src/cli/main.ts'), 'serve'], { cwd: code, env, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const t0 = Date.now();
-  const from = readFileSync(logFile, 'utf8').length;
-  for (;;) {
-    const m = /is listening on (http:\/\/\S+)/.exec(readFileSync(logFile, 'utf8').slice(from));
-    if (m) {
-      return {
-        url: m[1]!,
-        pid: child.pid!,
-        logFile,
-        async stop() {
-          if (child.exitCode !== null) return;
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-          await exited;
-          clearTimeout(timer);
-        },
-      };
-    }
-    const tail = () => readFileSync(logFile, 'utf8').slice(from).split('\n').slice(-15).join('\n');
-    if (child.exitCode !== null) throw new Error(`pop serve exited with ${child.exitCode}:\n${tail()}`);
-    if (Date.now() - t0 > 60_000) {
-      child.kill('SIGKILL');
-      throw new Error(`pop serve did not start within 60 s:\n${tail()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const child = await startServiceProcess({ ...o, nodeFlags: ['--trace-gc', ...(o.nodeFlags ?? [])], repo: code, appendLog: true });
+  return { url: child.url, pid: child.process.pid!, logFile: child.logFile, stop: () => child.stop() };
 }
 
 // --- the links: five steps of order-to-cash per map ---
