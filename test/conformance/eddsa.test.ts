@@ -5,7 +5,7 @@ import { concatBytes, fromHex, parseHex, toHex } from '../../src/core/bytes.js';
 import { nobleVerifier, publicKeyFor, sign } from '../../src/core/noble-verifier.js';
 import type { SignatureVerifier } from '../../src/core/signature.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
-import { describeVectors, readVector, vectorsDir } from '../helpers/vectors.js';
+import { type WycheproofEddsaFile, describeVectors, readVector, readWycheproofEddsa, vectorsDir } from '../helpers/vectors.js';
 
 const VERIFIERS: readonly SignatureVerifier[] = [nobleVerifier, nodeVerifier];
 
@@ -13,20 +13,6 @@ const VERIFIERS: readonly SignatureVerifier[] = [nobleVerifier, nodeVerifier];
 const bytesOrEmpty = (hex: string): Uint8Array => parseHex(hex.toLowerCase()) ?? new Uint8Array(0);
 
 // --- Wycheproof ---
-
-interface WycheproofTest {
-  tcId: number;
-  comment: string;
-  msg: string;
-  sig: string;
-  result: 'valid' | 'invalid' | 'acceptable';
-  flags: string[];
-}
-interface WycheproofFile {
-  algorithm: string;
-  numberOfTests: number;
-  testGroups: { key: { curve: string; pk: string }; type: string; tests: WycheproofTest[] }[];
-}
 
 interface WycheproofCase {
   name: string;
@@ -37,10 +23,7 @@ interface WycheproofCase {
   flags: string[];
 }
 
-const wycheproof: WycheproofFile | undefined =
-  vectorsDir() === undefined
-    ? undefined
-    : (JSON.parse(readVector('ed25519/wycheproof_eddsa_test.json')) as WycheproofFile);
+const wycheproof: WycheproofEddsaFile | undefined = vectorsDir() === undefined ? undefined : readWycheproofEddsa();
 
 const wycheproofCases: WycheproofCase[] = (wycheproof?.testGroups ?? []).flatMap((group) =>
   group.tests.map((t) => ({

@@ -28,7 +28,7 @@ import { nobleVerifier, publicKeyFor, secretKeyFrom, sign } from '../../src/core
 import { type Alg, CURVE_ORDER } from '../../src/core/signature.js';
 import { type Backends, type Decider, type SignatureUse, BrowserVerifier, PROBES, PROBE_MESSAGE, WebCryptoEngine, detectBackends } from '../../src/console/verify/webcrypto.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
-import { describeVectors, readVector, vectorsDir } from '../helpers/vectors.js';
+import { describeVectors, readVector, readWycheproofEddsa, vectorsDir } from '../helpers/vectors.js';
 
 const root = join(fileURLToPath(import.meta.url), '../../..');
 const goldenDir = join(root, 'test/golden');
@@ -205,13 +205,8 @@ const seedOf = (label: string) => sha256(utf8(label));
 
 // --- the vectors ---
 
-interface WycheproofFile {
-  algorithm: string;
-  numberOfTests: number;
-  testGroups: { key: { pk: string }; tests: { tcId: number; comment: string; msg: string; sig: string; result: string; flags: string[] }[] }[];
-}
 const present = vectorsDir() !== undefined; // under CI=true a missing folder throws here: the file fails
-const wycheproof = present ? (JSON.parse(readVector('ed25519/wycheproof_eddsa_test.json')) as WycheproofFile) : undefined;
+const wycheproof = present ? readWycheproofEddsa() : undefined;
 const wycheproofCases: Case[] = (wycheproof?.testGroups ?? []).flatMap((g) =>
   g.tests.map((t) => ({
     name: `Wycheproof tcId ${t.tcId} (${t.result}${t.comment ? `: ${t.comment}` : ''})`,

@@ -15,7 +15,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, equalBytes, fromHex, toHex } from '../../src/core/bytes.js';
-import { readVector } from './vectors.js';
+import { readWycheproofEddsa } from './vectors.js';
 
 // --- field arithmetic, independent of the libraries under test ---
 
@@ -162,19 +162,6 @@ export function ed25519Parts(seed: Uint8Array, msg: Uint8Array) {
   return { A, a, r, k, sFor, valid };
 }
 
-interface WycheproofTest {
-  tcId: number;
-  comment: string;
-  msg: string;
-  sig: string;
-  result: 'valid' | 'invalid' | 'acceptable';
-  flags: string[];
-}
-interface WycheproofGroup {
-  key: { pk: string; sk: string };
-  tests: WycheproofTest[];
-}
-
 /** How Wycheproof derived an invalid signature from the valid one (or from nothing). */
 export type EdDerivation =
   | { kind: 'special values'; sig: Uint8Array }
@@ -239,7 +226,7 @@ export function applyDerivation(d: EdDerivation, seed: Uint8Array, msg: Uint8Arr
 
 /** Every group of the Wycheproof EdDSA file that has invalid cases, with each case's derivation. */
 export function wycheproofEd25519(): { pk: string; seed: Uint8Array; cases: WycheproofEdCase[]; keys: string[]; total: number }[] {
-  const file = JSON.parse(readVector('ed25519/wycheproof_eddsa_test.json')) as { testGroups: WycheproofGroup[] };
+  const file = readWycheproofEddsa();
   const keys = [...new Set(file.testGroups.map((g) => g.key.pk))];
   return file.testGroups
     .filter((g) => g.tests.some((t) => t.result === 'invalid'))

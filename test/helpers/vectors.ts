@@ -63,3 +63,22 @@ export function readVector(relPath: string): string {
   if (dir === undefined) throw new Error('conformance vectors are absent');
   return readFileSync(join(dir, relPath), 'utf8');
 }
+
+/** Wycheproof's EdDSA file (ed25519/wycheproof_eddsa_test.json), as the suites read it. */
+export interface WycheproofEddsaTest {
+  tcId: number;
+  comment: string;
+  msg: string;
+  sig: string;
+  result: 'valid' | 'invalid' | 'acceptable';
+  flags: string[];
+}
+export interface WycheproofEddsaFile {
+  algorithm: string;
+  numberOfTests: number;
+  testGroups: { key: { curve: string; pk: string; sk: string }; type: string; tests: WycheproofEddsaTest[] }[];
+}
+
+export function readWycheproofEddsa(): WycheproofEddsaFile {
+  return JSON.parse(readVector('ed25519/wycheproof_eddsa_test.json')) as WycheproofEddsaFile;
+}
