@@ -40,6 +40,7 @@ export class SignaturePool implements PooledVerifier {
   readonly #onFallback: ((error: Error) => void) | undefined;
   #slots: Slot[] | undefined;
   #broken = false;
+  #checkedOnWorkers = 0;
   #closing = false;
 
   constructor(opts: SignaturePoolOptions = {}) {
@@ -77,6 +78,11 @@ export class SignaturePool implements PooledVerifier {
     return jobs.map((j, i) => (bytes[i] === 0 ? inline(j) : bytes[i] === 1));
   }
 
+  /** Signatures the worker threads have checked so far (for tests and metrics). */
+  get checkedOnWorkers(): number {
+    return this.#checkedOnWorkers;
+  }
+
   /** Stops the workers (they are unref'd, so this is only needed to free them early). */
   async close(): Promise<void> {
     this.#closing = true;
@@ -95,6 +101,7 @@ export class SignaturePool implements PooledVerifier {
         slot.worker.unref();
         slot.worker.on('message', (m: WorkerMessage) => {
           if ('done' in m) slot.pending.shift()?.();
+          else this.#checkedOnWorkers += m.checked;
         });
         const fail = (e: Error) => {
           // Whatever it had taken is checked inline by the callers it leaves waiting.

@@ -42,10 +42,12 @@ const flip = (hex: string) => hex.replace(/^./, (c) => (c === '0' ? '1' : '0'));
 describe('batch signatures on worker threads', () => {
   test('good: a 100-link batch is checked on the workers and stored whole', async () => {
     const before = pool.calls;
+    const onWorkers = pool.checkedOnWorkers;
     const subs = orders('pool-good', 100);
     const r = await svc.request('POST', '/v1/links/batch', { body: { links: subs.map((s) => s.body) } });
     expect(r.status, r.body).toBe(201);
     expect(pool.calls).toBe(before + 1);
+    expect(pool.checkedOnWorkers - onWorkers).toBe(100); // every signature, on the worker threads
     for (const s of [subs[0]!, subs[57]!, subs[99]!]) expect((await svc.request('GET', `/v1/links/${s.hash}`)).status).toBe(200);
   });
 

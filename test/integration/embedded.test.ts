@@ -192,8 +192,8 @@ describe('startEmbeddedPostgres', () => {
     let pid: number | undefined;
     try {
       pid = postmasterPid();
-    } catch {
-      // no pid file: the postmaster has shut down already
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT') throw e; // no pid file: the postmaster has shut down already
     }
     if (pid !== undefined) {
       orphans.push(pid);
