@@ -14,6 +14,7 @@ import { randomInt } from 'node:crypto';
 import pg from 'pg';
 import { expect } from 'vitest';
 import {
+  HANG_GUARD_MS,
   type Harness,
   Load,
   type Server,
@@ -37,12 +38,6 @@ import type { FaultKind, FaultReport } from './report.js';
 /** The service's database timeouts in these suites (POP_DB_*), and what follows from them. */
 export const DB_TIMEOUTS = { statementMs: 1_000, connectMs: 1_000 };
 export const DB_ENV = { POP_DB_STATEMENT_TIMEOUT_MS: String(DB_TIMEOUTS.statementMs), POP_DB_CONNECT_TIMEOUT_MS: String(DB_TIMEOUTS.connectMs) };
-/** Longest a request may take while the database is stuck: the client-side query timeout (statement
- * timeout + 2 s, src/db/pool.ts) after waiting for a connection, plus room for a noisy machine. */
-const STUCK_DEADLINE_MS = DB_TIMEOUTS.statementMs + 2_000 + DB_TIMEOUTS.connectMs + 2_000;
-/** How long the database stays paused: well past every timeout and past the deadline above, so
- * that a request waiting on the paused database would be seen as a hang. */
-const PAUSE_MS = STUCK_DEADLINE_MS + 3_000;
 
 export interface Rig {
   h: Harness;
@@ -208,12 +203,14 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
 
 export function pauseRound(rig: Rig): Promise<void> {
   const { server, load } = rig;
+  /** 503 unavailable answers the load got since `before` (a copy of its counts). */
+  const unavailableSince = (before: Map<string, number>) =>
+    [...load.kinds].reduce((n, [k, c]) => n + (/^(proof )?503 unavailable$/.test(k) ? c - (before.get(k) ?? 0) : 0), 0);
   return round(rig, 'pg pause', () =>
     underLoad(rig, async () => {
       const pm = server.postmasterPid;
       expect(pm, 'the embedded PostgreSQL runs').toBeDefined();
       const before = new Map(load.kinds);
-      load.deadlineMs = STUCK_DEADLINE_MS;
       const stoppedPids = [pm!];
       let resumedAt: number;
       try {
@@ -221,26 +218,24 @@ export function pauseRound(rig: Rig): Promise<void> {
         const children = childrenOf(pm!);
         signalAll(children, 'SIGSTOP');
         stoppedPids.push(...children);
-        // While paused: /healthz answers, /readyz says 503, and no request hangs.
-        await sleep(STUCK_DEADLINE_MS / 2);
+        // While paused — the database is resumed only after these answers came, so each of them was
+        // given while it was stuck: /healthz answers, /readyz says 503, and the load gets 503s.
         const probe = (path: string) =>
-          http(server.url, 'GET', path, undefined, null, STUCK_DEADLINE_MS).catch((e: unknown) => {
-            throw new Error(`GET ${path} while the database is paused: ${(e as Error).name === 'TimeoutError' ? `no answer within ${STUCK_DEADLINE_MS} ms (a hang)` : String(e)}`);
+          http(server.url, 'GET', path, undefined, null, HANG_GUARD_MS).catch((e: unknown) => {
+            throw new Error(`GET ${path} while the database is paused: ${(e as Error).name === 'TimeoutError' ? `no answer within ${HANG_GUARD_MS} ms (a hang)` : String(e)}`);
           });
         expect((await probe('/healthz')).status).toBe(200);
         const ready = await probe('/readyz');
         expect(ready.status, ready.body).toBe(503);
         expect(ready.contentType).toMatch(/^application\/problem\+json/);
-        await sleep(Math.max(0, PAUSE_MS - STUCK_DEADLINE_MS / 2));
+        while (unavailableSince(before) === 0) await sleep(100); // the test's timeout guards this wait
       } finally {
         signalAll(stoppedPids.slice(1), 'SIGCONT');
         signalAll([pm!], 'SIGCONT');
         resumedAt = Date.now();
       }
-      const unavailable = [...load.kinds].reduce((n, [k, c]) => n + (/^(proof )?503 unavailable$/.test(k) ? c - (before.get(k) ?? 0) : 0), 0);
-      expect(unavailable, 'the paused database was reported as 503 unavailable').toBeGreaterThan(0);
+      expect(unavailableSince(before), 'the paused database was reported as 503 unavailable').toBeGreaterThan(0);
       const recovery = await load.recoveredAfter(resumedAt);
-      load.deadlineMs = 15_000;
       await sleep(300);
       return recovery;
     }),
@@ -288,7 +283,7 @@ export function poolRound(rig: Rig): Promise<void> {
           if (i % 4 === 3) {
             const to = new Date().toISOString();
             try {
-              const a = await http(server.url, 'GET', `/v1/bundles?process=order-to-cash&from=${from}&to=${to}`, undefined, h.adminKey, STUCK_DEADLINE_MS * 2);
+              const a = await http(server.url, 'GET', `/v1/bundles?process=order-to-cash&from=${from}&to=${to}`, undefined, h.adminKey, HANG_GUARD_MS);
               const kind = `bundle ${a.status}${a.status >= 300 ? ` ${String(a.json['type'] ?? 'no-problem-type').replace(/^.*\//, '')}` : ''}`;
               load.kinds.set(kind, (load.kinds.get(kind) ?? 0) + 1);
               if (a.status >= 500 && a.status !== 503) load.violations.push(`bundle → ${a.status} ${a.body.slice(0, 200)}`);

@@ -28,6 +28,13 @@ const PROBLEM_TYPE = 'https://proof-of-process.dev/problems/';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A request with no answer after this long is a hang. It is a guard, not a performance bound: the
+ * service answers a stuck database within its own timeouts (a few seconds in these suites), and the
+ * pause round shows that by ordering, not by a clock — the database stays paused until answers came.
+ */
+export const HANG_GUARD_MS = 60_000;
+
 // Last resort if the worker dies without cleanup: never leave a server behind.
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -112,7 +119,7 @@ export class Harness {
     rmSync(this.tmp, { recursive: true, force: true });
   }
 
-  http(base: string, method: string, path: string, body?: unknown, key: string | null = this.adminKey, timeoutMs = 15_000): Promise<Answer> {
+  http(base: string, method: string, path: string, body?: unknown, key: string | null = this.adminKey, timeoutMs = HANG_GUARD_MS): Promise<Answer> {
     return http(base, method, path, body, key, timeoutMs);
   }
 }
@@ -305,7 +312,7 @@ export interface Answer {
   contentType: string;
 }
 
-export async function http(base: string, method: string, path: string, body: unknown, key: string | null, timeoutMs = 15_000): Promise<Answer> {
+export async function http(base: string, method: string, path: string, body: unknown, key: string | null, timeoutMs = HANG_GUARD_MS): Promise<Answer> {
   const res = await fetch(base + path, {
     method,
     headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -385,12 +392,9 @@ export class Load {
     this.#h = h;
     this.#prefix = prefix;
     this.#parties = parties;
-    this.#o = { deadlineMs: 15_000, proofShare: 0, batch: [2, 9], ...o };
+    this.#o = { deadlineMs: HANG_GUARD_MS, proofShare: 0, batch: [2, 9], ...o };
   }
 
-  set deadlineMs(ms: number) {
-    this.#o.deadlineMs = ms;
-  }
 
   #count(kind: string): void {
     this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);

