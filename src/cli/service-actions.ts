@@ -33,6 +33,13 @@ function readKeyFile(path: string): KeyFile {
   return k as KeyFile;
 }
 
+/** A key file that can sign: its secretKey is 32 bytes of hex. */
+function readSigningKeyFile(path: string): KeyFile & { secretKey: string } {
+  const key = readKeyFile(path);
+  if (typeof key.secretKey !== 'string' || !parseHex(key.secretKey, 32)) throw new UsageError(`${path} has no 32-byte secretKey: it cannot sign`);
+  return key as KeyFile & { secretKey: string };
+}
+
 function jsonArg(value: string | undefined, what: string): Record<string, Json> {
   if (value === undefined) return {};
   const parsed = value.startsWith('@') ? readJsonFile(value.slice(1)) : tryParse(value, what);
@@ -95,8 +102,12 @@ export async function appendLink(opts: {
       process: string; version?: string; map: string; step: string; author: string; keyFile: string; keyId: string;
       prev: string[]; meta?: string; private?: string; tag: string[]; ref: string[]; cosign: string[]; notaryKey?: string; json?: boolean;
     }): Promise<void> {
-  const key = readKeyFile(opts.keyFile);
-  if (!key.secretKey || !parseHex(key.secretKey, 32)) throw new UsageError(`${opts.keyFile} has no 32-byte secretKey`);
+  const key = readSigningKeyFile(opts.keyFile);
+  if (opts.notaryKey !== undefined && !/^[0-9a-f]{64}$/.test(opts.notaryKey)) throw new UsageError(`--notary-key ${opts.notaryKey} is not 32 bytes of lowercase hex`);
+  // The notary to trust, known before anything is posted (a failure after the post would report an
+  // error for a link that was stored).
+  const notaryKey = opts.notaryKey ?? (await api<{ publicKey?: unknown }>('GET', '/v1/notary')).body?.publicKey;
+  if (typeof notaryKey !== 'string' || !/^[0-9a-f]{64}$/.test(notaryKey)) throw new UsageError('the service states no notary key at /v1/notary: pass --notary-key');
   const version = opts.version
     ? Number(opts.version)
     : ((await api<{ version: number }>('GET', `/v1/processes/${encodeURIComponent(opts.process)}`)).body.version);
@@ -131,32 +142,34 @@ export async function appendLink(opts: {
   for (const spec of opts.cosign) {
     const [participant, keyId, file] = spec.split(':');
     if (!participant || !keyId || !file) throw new UsageError(`--cosign ${spec}: expected participant:keyId:keyfile`);
-    const k = readKeyFile(file);
+    const k = readSigningKeyFile(file);
     signatures.push({ signer: participant, keyId, alg: k.alg, sig: toHex(sign(k.alg, fromHex(k.secretKey), linkMessage(hash))) });
   }
-  const { status, body } = await api<{ linkHash: string; receipt: { linkHash: string; acceptedAt: string; sig: string; notary: { keyId: string; publicKey: string } } }>('POST', '/v1/links', {
+  const { status, body } = await api<{ linkHash?: unknown; receipt?: { linkHash?: unknown; acceptedAt?: unknown; sig?: unknown; notary?: { keyId?: unknown; publicKey?: unknown } } }>('POST', '/v1/links', {
     link: linkObj,
     signatures,
     ...(disclosures.length ? { private: { disclosures: disclosures.map((d) => d.disclosure) } } : {}),
   });
   // The receipt is the service's promise: it must be for this very link, by the notary we trust (the
   // pinned key, else the one the service states at /v1/notary), and its signature must verify.
-  const r = body.receipt;
-  if (body.linkHash !== hash || r?.linkHash !== hash) {
-    throw new VerificationError('LINK_HASH_MISMATCH', `the service answered for link ${String(body.linkHash)} (receipt for ${String(r?.linkHash)}), not for the link posted, ${hash}`);
+  const r = body?.receipt;
+  if (typeof r !== 'object' || r === null || typeof r.acceptedAt !== 'string' || typeof r.sig !== 'string' || !parseHex(r.sig, 64) || typeof r.notary?.publicKey !== 'string') {
+    throw new VerificationError('MALFORMED', `the service answered ${status} without a well-formed receipt (linkHash, acceptedAt, a 64-byte hex sig, notary.publicKey)`);
   }
-  const notaryKey = opts.notaryKey ?? (await api<{ publicKey: string }>('GET', '/v1/notary')).body.publicKey;
+  if (body?.linkHash !== hash || r.linkHash !== hash) {
+    throw new VerificationError('LINK_HASH_MISMATCH', `the service answered for link ${String(body?.linkHash)} (receipt for ${String(r.linkHash)}), not for the link posted, ${hash}`);
+  }
   if (r.notary.publicKey !== notaryKey) {
     throw new VerificationError('NOTARY_KEY_MISMATCH', `the receipt is signed by notary key ${r.notary.publicKey}, not by ${notaryKey}${opts.notaryKey ? ' (pinned)' : ' (the key the service states)'}`);
   }
-  if (!nodeVerifier.verify('ed25519', fromHex(notaryKey), receiptMessage(hash, r.acceptedAt), fromHex(r.sig))) {
+  if (!nodeVerifier.verify('ed25519', fromHex(notaryKey), receiptMessage(hash, r.acceptedAt), parseHex(r.sig, 64)!)) {
     throw new VerificationError('NOTARY_SIGNATURE_INVALID', `the receipt's signature does not verify over pop:receipt:v1:${hash}:${r.acceptedAt}`);
   }
   output(opts)(
     [
-      `${status === 201 ? 'accepted' : 'already accepted'}: ${body.linkHash}`,
+      `${status === 201 ? 'accepted' : 'already accepted'}: ${hash}`,
       `  ${opts.process} v${version} · map ${opts.map} · step ${opts.step} · by ${opts.author}`,
-      `  receipt: notary ${r.notary.keyId} signed pop:receipt:v1:${body.linkHash}:${r.acceptedAt} ✓`,
+      `  receipt: notary ${String(r.notary.keyId)} signed pop:receipt:v1:${hash}:${r.acceptedAt} ✓`,
     ].join('\n'),
     { ...body, link: linkObj, disclosures: disclosures.map((d) => d.disclosure) },
   );

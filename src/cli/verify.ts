@@ -33,15 +33,17 @@ interface Report {
 }
 
 export async function runVerify(file: string, opts: VerifyCliOptions, out: (s: string) => void): Promise<number> {
+  // The options first: with `-` the file is standard input, which should not be waited on for nothing.
+  if (opts.minDifficulty !== undefined && !/^(0|[1-9][0-9]{0,2})$/.test(opts.minDifficulty)) throw new UsageError(`--min-difficulty ${JSON.stringify(opts.minDifficulty)} is not a whole number of bits from 0 to 256`);
+  const minDifficulty = opts.minDifficulty === undefined ? 0 : Number(opts.minDifficulty);
+  if (minDifficulty > 256) throw new UsageError(`--min-difficulty ${minDifficulty} is more than 256 bits`);
+  for (const key of opts.notaryKey ?? []) {
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new UsageError(`--notary-key ${key} is not 32 bytes of lowercase hex`);
+  }
   const value = readJsonFile(file);
   const type = typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
     ? (value as { type: string }).type
     : null;
-  for (const key of opts.notaryKey ?? []) {
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new UsageError(`--notary-key ${key} is not 32 bytes of lowercase hex`);
-  }
-  const minDifficulty = opts.minDifficulty === undefined ? 0 : Number(opts.minDifficulty);
-  if (!Number.isInteger(minDifficulty) || minDifficulty < 0 || minDifficulty > 256) throw new UsageError(`--min-difficulty ${opts.minDifficulty} is not a whole number of bits from 0 to 256`);
   if (type?.startsWith('pop/bundle/')) return runVerifyBundle(value, type, { ...opts, minDifficulty: String(minDifficulty) }, out);
   const report: Report = { ok: false, type, status: 'failed', links: 0, anchored: 0, failures: [] };
   let exit: number = EXIT.ok;

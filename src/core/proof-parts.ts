@@ -66,6 +66,8 @@ export function checkSignedHeader(
     fail('POW_INSUFFICIENT', `block ${fields.height}: ${leadingZeroBits(hashBytes)} leading zero bits, header requires ${fields.difficulty}`);
   }
   // A header records its own difficulty; a verifier that knows what the notary promised demands it.
+  // Fails closed: a minimum that is not a whole number of bits (NaN, 1.5) refuses every header.
+  if (!Number.isInteger(minDifficulty)) fail('POW_INSUFFICIENT', `the demanded minimum difficulty ${String(minDifficulty)} is not a whole number of bits`);
   if (fields.difficulty < minDifficulty) {
     fail('POW_INSUFFICIENT', `block ${fields.height}: difficulty ${fields.difficulty}, below the ${minDifficulty} this verifier demands`);
   }

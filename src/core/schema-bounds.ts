@@ -18,6 +18,7 @@ export const MAX_SCHEMA_NODES = 5_000;
 export const MAX_EXPANDED_NODES = 50_000;
 export const MAX_UNIQUE_ITEMS = 1_000;
 const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples']);
+const ANCHOR_KEYWORDS = new Set(['$id', '$anchor', '$dynamicAnchor', '$recursiveAnchor']);
 
 /** Ajv's regExp engine on RE2. Ajv caches compiled patterns under toString(): it names the pattern. */
 export const re2RegExp: RegExpEngine = Object.assign(
@@ -40,11 +41,19 @@ export function createStepAjv(): Ajv2020 {
 // $id can neither clash with nor be referenced by another's — as with a fresh instance per step —
 // while the 2020-12 meta-schema is compiled once, not per step (a fresh Ajv per step spent ~93% of
 // each compile on the meta-schema: 11 step schemas 306–504 ms, this way 14–16 ms).
+// removeSchema does not free what Ajv's code generation keeps per compile (≈ 160 KiB for a large
+// schema), so the instance is replaced every STEP_AJV_COMPILES compiles: validators already made
+// keep working through their own closures.
 let stepAjv: Ajv2020 | undefined;
+let stepAjvCompiles = 0;
+const STEP_AJV_COMPILES = 200;
 
 /** Compiles a step schema (check schemaBoundsViolation first); throws Ajv's error if it does not compile. */
 export function compileStepSchema(schema: object): ValidateFunction {
-  stepAjv ??= createStepAjv();
+  if (stepAjv === undefined || ++stepAjvCompiles > STEP_AJV_COMPILES) {
+    stepAjv = createStepAjv();
+    stepAjvCompiles = 1;
+  }
   try {
     return stepAjv.compile(schema);
   } finally {
@@ -96,8 +105,24 @@ export function schemaBoundsViolation(schema: object): string | undefined {
     let total = 1;
     for (const [key, value] of Object.entries(obj)) {
       if (DATA_KEYWORDS.has(key)) continue;
-      if (key === '$ref' && typeof value === 'string') total += size(resolvePointer(schema, value));
-      else if (Array.isArray(value)) for (const item of value) total += size(item);
+      // Only local JSON pointers are counted through, so only they are allowed: a $ref by URI (the
+      // root's own $id, a nested $id or $anchor) or a dynamic ref would escape the expansion bound.
+      if ((key === '$dynamicRef' || key === '$recursiveRef') && typeof value === 'string') {
+        violation = `uses ${key}: only $ref to a local JSON pointer ("#/…") is allowed`;
+        return 0;
+      }
+      if (ANCHOR_KEYWORDS.has(key) && typeof value === 'string' && node !== schema) {
+        violation = `declares ${key} below its root: only $ref to a local JSON pointer ("#/…") is allowed`;
+        return 0;
+      }
+      if (key === '$ref' && typeof value === 'string') {
+        const target = value === '#' || value.startsWith('#/') ? resolvePointer(schema, value) : undefined;
+        if (target === undefined) {
+          violation = `has a $ref (${JSON.stringify(value.slice(0, 100))}) that is not a local JSON pointer ("#/…") to a part of the schema`;
+          return 0;
+        }
+        total += size(target);
+      } else if (Array.isArray(value)) for (const item of value) total += size(item);
       else total += size(value);
       if (violation !== undefined) return 0;
       if (total > MAX_EXPANDED_NODES) {

@@ -833,6 +833,32 @@ describe('crypto hostility: `pop link append` and a receipt forged on the way ba
     await appendRefused("another link's receipt", 'LINK_HASH_MISMATCH');
   });
 
+  test('a receipt without its notary, or with a signature that is not hex → MALFORMED, no stack trace', async () => {
+    tamper = (receipt) => {
+      delete receipt['notary'];
+    };
+    await appendRefused('receipt without notary', 'MALFORMED');
+    tamper = (receipt) => {
+      receipt['sig'] = 'zz'.repeat(64);
+    };
+    await appendRefused('receipt with a non-hex signature', 'MALFORMED');
+  });
+
+  test('bad arguments are refused before anything is posted: a --notary-key that is not a key, a --cosign key file that cannot sign', async () => {
+    tamper = () => {};
+    const before = await linkCount();
+    const badPin = await append(newMap('append'), ['--notary-key', 'XYZ']);
+    expect(badPin.code).toBe(2);
+    expect(badPin.stderr).toMatch(/--notary-key XYZ is not 32 bytes/);
+    const publicOnly = join(tmp, 'public-only.json');
+    writeFileSync(publicOnly, JSON.stringify({ alg: 'ed25519', publicKey: toHex(publicKeyFor('ed25519', secretKeyFrom('ed25519', rnd))) }));
+    const cosign = await append(newMap('append'), ['--cosign', `appender-other:ao-1:${publicOnly}`]);
+    expect(cosign.code, cosign.stderr).toBe(2);
+    expect(cosign.stderr).toMatch(/cannot sign/);
+    expect(cosign.stderr).not.toMatch(/\bat \S+ \(/); // no stack trace
+    expect(await linkCount()).toBe(before);
+  });
+
   test('a genuine receipt, but --notary-key pins another notary → NOTARY_KEY_MISMATCH', async () => {
     tamper = () => {};
     await appendRefused('pinned to another notary', 'NOTARY_KEY_MISMATCH', ['--notary-key', other.publicKey]);
@@ -977,9 +1003,11 @@ describe('crypto hostility: forged proofs and headers below their recorded diffi
     const above = await pop(['verify', file('genuine-min', proof), '--notary-key', svc.notaryPublicKey, '--min-difficulty', String(difficulty + 1), '--json'], {});
     expect(above.code, above.stdout + above.stderr).toBe(exitCodeFor('POW_INSUFFICIENT'));
     tally.refused++;
-    const bad = await pop(['verify', file('genuine-min', proof), '--min-difficulty', 'lots'], {});
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--min-difficulty lots/);
+    for (const value of ['lots', '', ' ', '0x10', '1e1', '-1', '257']) {
+      const bad = await pop(['verify', file('genuine-min', proof), '--min-difficulty', value], {});
+      expect(bad.code, `--min-difficulty ${JSON.stringify(value)}: ${bad.stderr}`).toBe(2);
+      expect(bad.stderr).toMatch(/--min-difficulty/);
+    }
   });
 
   test('`pop chain verify` fails with POW_INSUFFICIENT when a stored header is replaced by one below its difficulty (re-signed, so only the work is wrong)', async () => {

@@ -97,6 +97,7 @@ describe('a verifier may demand more than a header records', () => {
     const proof = load('link4-disclosed.json');
     expect(verifyProof(proof, { ...opts, minDifficulty: 12 }).ok).toBe(true);
     expect(codeOf(proof, { ...opts, minDifficulty: 13 })).toBe('POW_INSUFFICIENT');
+    expect(codeOf(proof, { ...opts, minDifficulty: Number.NaN })).toBe('POW_INSUFFICIENT'); // fails closed
   });
 });
 
