@@ -14,9 +14,9 @@
 --
 -- Each element of `items`: hash, process, version, map_id, step, author, created_at, prev, refs
 -- (distinct), tags, canonical, signatures (jsonb), accepted_at (text, as signed), accepted_ts,
--- receipt_sig, keys ([participant, keyId] of each signature), private (null or {key_id, iv, ciphertext, tag} in hex), known (the process version
--- exists), starts (the step may start a map), after (steps it may follow), finals (the process's
--- final steps), forks (the process allows forks), index (its place in the request).
+-- receipt_sig, keys ([participant, keyId] of each signature), private (null or {key_id, iv,
+-- ciphertext, tag} in hex), starts (the step may start a map), after (steps it may follow), finals
+-- (the process's final steps), forks (the process allows forks), index (its place in the request).
 CREATE FUNCTION pop_append(items jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   it         jsonb;
@@ -31,7 +31,15 @@ DECLARE
   r          record;
   v_seq      bigint;
   v_results  jsonb[] := '{}';
+  v_key      integer;
 BEGIN
+  -- Every map the call touches is locked first, in one global order (advisory locks keyed by the
+  -- map), so two batches naming the same maps in different orders wait for each other instead of
+  -- deadlocking on the maps' rows. (The two-key form: a space apart from the sealer's lock.)
+  FOR v_key IN SELECT DISTINCT hashtext((e->>'process') || '/' || (e->>'map_id')) FROM jsonb_array_elements(items) AS e ORDER BY 1 LOOP
+    PERFORM pg_advisory_xact_lock(28784, v_key);
+  END LOOP;
+
   FOR it IN SELECT value FROM jsonb_array_elements(items) LOOP
     v_hash := it->>'hash';
     v_process := it->>'process';
@@ -46,9 +54,6 @@ BEGIN
     IF FOUND THEN
       v_results := v_results || jsonb_build_object('hash', v_hash, 'created', false, 'accepted_at', v_stored.accepted_at, 'receipt_sig', v_stored.receipt_sig);
       CONTINUE;
-    END IF;
-    IF NOT (it->>'known')::boolean THEN
-      RAISE EXCEPTION 'unknown-process' USING ERRCODE = 'PP422', DETAIL = jsonb_build_object('index', it->'index')::text;
     END IF;
     -- The service checked the signatures with keys it may have cached: none may be revoked by now.
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(it->'keys') AS k(v)

@@ -20,7 +20,7 @@ import type { Actor } from './api-keys.js';
 import type { Disclosures } from './disclosures.js';
 import { refuse } from './errors.js';
 import type { Notary } from './ports.js';
-import type { Proofs } from './proofs.js';
+import { type Proofs, linkJson } from './proofs.js';
 import type { Queries } from './queries.js';
 
 export type BundleScope = { process: string; mapId: string } | { process: string; from: string; to: string };
@@ -275,16 +275,6 @@ export class Bundles {
     const { rows } = await this.#pool.query<{ hashes: Buffer }>('SELECT hashes FROM block_levels WHERE height = $1 ORDER BY level', [height]);
     return rows.map((r) => r.hashes);
   }
-}
-
-/**
- * JSON.stringify(JSON.parse(canonical)) without the round trip where they agree (as in proofs.ts):
- * RFC 8785 text is what JSON.stringify writes, except that JSON.parse moves integer-like member
- * names ("9", "10") to the front in numeric order. Any such name takes the round trip, so the bytes
- * served are those of the parsed link, as they always were.
- */
-function linkJson(canonical: string): string {
-  return /[{,]"[0-9]+":/.test(canonical) ? JSON.stringify(JSON.parse(canonical)) : canonical;
 }
 
 /** RFC 6962 audit path from a block's stored levels (merkletreejs layout: odd last nodes carried up). */

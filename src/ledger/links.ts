@@ -87,7 +87,6 @@ interface AppendItem {
   /** [participant, keyId] of each signature: pop_append refuses if one is revoked by now. */
   keys: [string, string][];
   private: { key_id: string; iv: string; ciphertext: string; tag: string } | null;
-  known: boolean;
   starts: boolean;
   after: string[];
   finals: string[];
@@ -352,7 +351,6 @@ export class Links {
       receipt_sig: this.#deps.notary.sign(receiptMessage(hash, acceptedAt)),
       keys: p.signatures.map((sg) => [sg.signer, sg.keyId]),
       private: sealed,
-      known: process !== undefined,
       starts: (step?.definition.after.length ?? 0) === 0,
       after: step?.definition.after ?? [],
       finals: process ? [...process.steps].filter(([, s]) => s.definition.final).map(([name]) => name) : [],
@@ -382,8 +380,6 @@ export class Links {
       const fail = (code: Parameters<typeof refuse>[0], message: string, details: Record<string, unknown> = {}): never =>
         refuse(code, detail.index === null ? message : `links[${detail.index}]: ${message}`, detail.index === null ? details : { ...details, index: detail.index });
       switch (err.message) {
-        case 'unknown-process':
-          return fail('unknown-process', `process ${link.process} has no version ${link.processVersion}`);
         case 'unknown-ref':
           return fail('unknown-ref', `refs name links that do not exist: ${(detail.missing ?? []).join(', ')}`);
         case 'map-exists':

@@ -151,24 +151,3 @@ async function insertKey(db: Pool | PoolClient, participantId: string, k: NewKey
   );
   if (rowCount !== 1) refuse('conflict', `key ${k.keyId}: this public key is registered to another participant`);
 }
-
-/** Signer lookups for link intake: participants with their roles and keys, in one query. */
-export async function loadSigners(
-  db: Pool | PoolClient,
-  ids: string[],
-): Promise<Map<string, { roles: string[]; keys: Map<string, KeyRow> }>> {
-  const out = new Map<string, { roles: string[]; keys: Map<string, KeyRow> }>();
-  if (ids.length === 0) return out;
-  const { rows } = await db.query<KeyRow & { roles: string[]; pid: string }>(
-    `SELECT p.id AS pid, p.roles, k.* FROM participants p
-       LEFT JOIN participant_keys k ON k.participant_id = p.id WHERE p.id = ANY($1)`,
-    [ids],
-  );
-  for (const r of rows) {
-    let entry = out.get(r.pid);
-    if (!entry) out.set(r.pid, (entry = { roles: r.roles, keys: new Map() }));
-    if (r.key_id) entry.keys.set(r.key_id, r);
-  }
-  return out;
-}
-export type { KeyRow };

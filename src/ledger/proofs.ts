@@ -210,7 +210,7 @@ const ENTRY_OVERHEAD = 96;
  * what JSON.stringify writes, except that JSON.parse moves integer-like member names ("9", "10") to
  * the front in numeric order. Any such name takes the round trip, so the bytes served never change.
  */
-function linkJson(canonical: string): string {
+export function linkJson(canonical: string): string {
   return /[{,]"[0-9]+":/.test(canonical) ? JSON.stringify(JSON.parse(canonical)) : canonical;
 }
 

@@ -43,12 +43,13 @@ export async function startService(config: Config, log: (msg: string) => void = 
     const notarySeed = config.notaryKey ? Buffer.from(config.notaryKey, 'hex') : keyFromFileOrCreate(config.dataDir, 'notary.key', 'notary signing key', log);
     const dataKey = config.dataKey ? Buffer.from(config.dataKey, 'hex') : keyFromFileOrCreate(config.dataDir, 'data.key', 'data encryption key', log);
     const notary = ed25519Notary(notarySeed);
+    const signatures = new SignaturePool({ onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) });
     const { app, ledger, pool: appPool, events } = await buildApp({
       databaseUrl,
       notary,
       cipher: aesGcmCipher(dataKey),
       // node:crypto; big batches' signatures on worker threads.
-      verifier: new SignaturePool({ onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) }),
+      verifier: signatures,
       limits: config,
       // The app's pool only: the sealer's own lock session has no timeouts (it holds a session-level
       // advisory lock, and a client-side timeout could leave the lock with a session nobody uses).
@@ -87,6 +88,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
         await sealer.stop();
         await anchoring?.stop();
         await app.close();
+        await signatures.close();
         await embedded?.stop();
       },
     };

@@ -109,6 +109,20 @@ describe('the 409 race: many appends naming the same head', () => {
     expect(map.json['heads']).toEqual([subs[won[0]!]!.hash]);
   });
 
+  test('batches naming the same two maps in opposite orders never deadlock: per round one wins whole, the other is 409 (never 503)', async () => {
+    const starts = ['race-x', 'race-y'].map((mapId) => makeSubmission(clerk, { process: 'race-loop', step: 'start', mapId, meta: {} }));
+    for (const st of starts) expect((await svc.request('POST', '/v1/links', { key: clerk.apiKey, body: st.body })).status).toBe(201);
+    const heads = { 'race-x': [starts[0]!.hash], 'race-y': [starts[1]!.hash] } as Record<string, string[]>;
+    for (let round = 0; round < 8; round++) {
+      const a = [tick('race-x', heads['race-x']!, round, 1), tick('race-y', heads['race-y']!, round, 1)];
+      const b = [tick('race-y', heads['race-y']!, round, 2), tick('race-x', heads['race-x']!, round, 2)];
+      const rs = await Promise.all([a, b].map((subs) => svc.request('POST', '/v1/links/batch', { key: clerk.apiKey, body: { links: subs.map((x) => x.body) } })));
+      expect(rs.map((r) => r.status).sort(), rs.map((r) => r.body).join('\n')).toEqual([201, 409]);
+      const won = rs[0]!.status === 201 ? a : b;
+      for (const w of won) heads[(w.body.link as { mapId: string }).mapId] = [w.hash];
+    }
+  });
+
   test('8 concurrent batches of 2 links on one head: one batch wins whole, the others are refused whole', async () => {
     const mapId = 'race-batches';
     const root = makeSubmission(clerk, { process: 'race-loop', step: 'start', mapId, meta: {} });
