@@ -46,7 +46,7 @@ describe('processes', () => {
     ['no step that starts a map', { ...minimal('p5'), steps: { a: { authors: ['customer'], signers: [], after: ['a'] } } }, /starts a map/],
     ['a step schema that does not compile', minimal('p6', { bad: { authors: ['customer'], signers: [], after: ['start'], meta: { type: 'strnig' } } }), /step bad: the meta schema does not compile/, { step: 'bad', schemaPath: '/steps/bad/meta' }],
     ['an unknown schema keyword', minimal('p7', { bad: { authors: ['customer'], signers: [], after: ['start'], private: { type: 'object', requird: ['x'] } } }), /private schema does not compile/, { schemaPath: '/steps/bad/private' }],
-    ['a remote $ref', minimal('p8', { bad: { authors: ['customer'], signers: [], after: ['start'], meta: { $ref: 'https://example.com/s.json' } } }), /does not compile/],
+    ['a remote $ref', minimal('p8', { bad: { authors: ['customer'], signers: [], after: ['start'], meta: { $ref: 'https://example.com/s.json' } } }), /not a local JSON pointer/],
     ['a step following a final step', minimal('p9', { end: { authors: ['customer'], signers: [], after: ['start'], final: true }, more: { authors: ['customer'], signers: [], after: ['end'] } }), /final/],
   ])('refuses %s with a precise process-invalid', async (_, body, detail, extra) => {
     const r = await svc.request('POST', '/v1/processes', { body });
