@@ -10,6 +10,7 @@ import { type Link, checkLink } from '../core/link.js';
 import { linkMessage, receiptMessage } from '../core/signature.js';
 import { sha256Hex } from '../core/hash.js';
 import type { Actor } from './api-keys.js';
+import { Coalescer } from './cache.js';
 import { LedgerError, refuse } from './errors.js';
 import type { Alg } from '../core/signature.js';
 import type { LedgerDeps, LinkSignatureJob } from './ports.js';
@@ -67,7 +68,7 @@ interface SignerRow {
   keys: { key_id: string; alg: Alg; public_key: string; expires_ms: number | null; revoked_ms: number | null }[];
 }
 
-/** One link as pop_append (migrations/005_append.sql) takes it. */
+/** One link as pop_append (migrations/006_append_groups.sql) takes it. */
 interface AppendItem {
   hash: string;
   process: string;
@@ -94,6 +95,32 @@ interface AppendItem {
   index: number | null;
 }
 
+/** What pop_append answers for a link it stored, or had stored already. */
+interface Stored {
+  hash: string;
+  created: boolean;
+  accepted_at: string;
+  receipt_sig: string;
+}
+
+/** What a refusal of pop_append carries (migrations/005_append.sql, 006_append_groups.sql). */
+interface RefusalDetail {
+  index: number | null;
+  heads?: string[];
+  missing?: string[];
+  prev?: string;
+  prevStep?: string;
+}
+
+interface Refused {
+  errcode: string;
+  code: string;
+  detail: RefusalDetail;
+}
+
+/** A single append's answer from a group: stored, refused, or the error of its own call. */
+type GroupOutcome = Stored | { hash: string; refused: Refused } | { failed: unknown };
+
 /** Checks one link signature: the key's algorithm, the key (hex), the link's hash, the signature (hex). */
 type VerifyFn = (alg: Alg, publicKey: string, linkHash: string, sig: string) => boolean;
 
@@ -109,6 +136,13 @@ const SIGNER_CACHE_MAX = 10_000;
 
 /** Batches with at least this many signatures to check use the verifier's worker threads, if it has them. */
 const POOL_FROM = 64;
+
+/**
+ * Single appends: at most this many pop_append calls at a time; appends that arrive meanwhile wait
+ * and go together in the next call, at most GROUP_MAX of them (docs/performance.md).
+ */
+const GROUPS_IN_FLIGHT = 2;
+const GROUP_MAX = 256;
 
 const MAX_FIELD_TEXT = 1024;
 
@@ -175,6 +209,8 @@ export class Links {
    * refuses to store a link whose signing key is revoked in the database, whatever this says.
    */
   readonly #signerCache: Signers = new Map();
+  /** Single appends waiting to be stored together (#appendGroup). */
+  readonly #groups = new Coalescer<AppendItem, GroupOutcome>(async (items) => this.#appendGroup(items), { maxBatch: GROUP_MAX, maxInFlight: GROUPS_IN_FLIGHT });
 
   constructor(deps: LedgerDeps, processes: Processes) {
     this.#deps = deps;
@@ -253,7 +289,7 @@ export class Links {
 
   /** Stores the items (one round trip) and answers for every prepared link, in order. */
   async #finish(prepared: Prepared[], items: AppendItem[], existing: Map<string, unknown>, processes: Map<string, CompiledProcess>): Promise<Acceptance[]> {
-    const stored = new Map<string, { created: boolean; accepted_at: string; receipt_sig: string }>();
+    const stored = new Map<string, Stored>();
     if (items.length) {
       for (const r of await this.#append(items, prepared, processes)) stored.set(r.hash, r);
     }
@@ -324,7 +360,7 @@ export class Links {
     return { existing: new Map(row.existing.map((e) => [e.hash, e])), signers };
   }
 
-  /** What pop_append (migrations/005_append.sql) needs for one link, receipt signed and private data sealed. */
+  /** What pop_append (migrations/006_append_groups.sql) needs for one link, receipt signed and private data sealed. */
   #item(p: Prepared, process: CompiledProcess | undefined, acceptedAt: string, now: Date, index: number | null): AppendItem {
     const { link, hash } = p;
     const step = process?.steps.get(link.step);
@@ -360,9 +396,16 @@ export class Links {
   }
 
   /** One round trip: pop_append stores every item or none, or refuses with a code this turns into a LedgerError. */
-  async #append(items: AppendItem[], prepared: Prepared[], processes: Map<string, CompiledProcess>): Promise<{ hash: string; created: boolean; accepted_at: string; receipt_sig: string }[]> {
+  async #append(items: AppendItem[], prepared: Prepared[], processes: Map<string, CompiledProcess>): Promise<Stored[]> {
+    if (items.length === 1 && items[0]!.index === null) {
+      // A single append: stored with the others that arrive meanwhile, its own verdict kept.
+      const outcome = (await this.#groups.load(items[0]!))!;
+      if ('failed' in outcome) throw outcome.failed;
+      if ('refused' in outcome) return this.#refusal(outcome.refused.errcode, outcome.refused.code, outcome.refused.detail, items, prepared, processes);
+      return [outcome];
+    }
     try {
-      const { rows } = await this.#deps.pool.query<{ r: { hash: string; created: boolean; accepted_at: string; receipt_sig: string }[] }>({
+      const { rows } = await this.#deps.pool.query<{ r: Stored[] }>({
         name: 'pop-append',
         text: 'SELECT pop_append($1::jsonb) AS r',
         values: [JSON.stringify(items)],
@@ -370,37 +413,71 @@ export class Links {
       return rows[0]!.r;
     } catch (e) {
       const err = e as { code?: string; message?: string; detail?: string };
-      if (err.code === 'PP001') throw new KeysChanged((JSON.parse(err.detail ?? '{}') as { index?: number | null }).index ?? null);
-      if (err.code !== 'PP409' && err.code !== 'PP422') throw e;
-      const detail = JSON.parse(err.detail ?? '{}') as { index: number | null; heads?: string[]; missing?: string[]; prev?: string; prevStep?: string };
-      const item = items.find((it) => it.index === detail.index) ?? items[0]!;
-      const link = prepared.find((p) => p.hash === item.hash)!.link;
-      const step = processes.get(`${link.process}@${link.processVersion}`)?.steps.get(link.step)?.definition;
-      const after = step?.after ?? [];
-      const fail = (code: Parameters<typeof refuse>[0], message: string, details: Record<string, unknown> = {}): never =>
-        refuse(code, detail.index === null ? message : `links[${detail.index}]: ${message}`, detail.index === null ? details : { ...details, index: detail.index });
-      switch (err.message) {
-        case 'unknown-ref':
-          return fail('unknown-ref', `refs name links that do not exist: ${(detail.missing ?? []).join(', ')}`);
-        case 'map-exists':
-          return fail('stale-head', `map ${link.mapId} already exists; name its head in prev`, { heads: detail.heads });
-        case 'cannot-start':
-          return fail('transition-not-allowed', `step ${link.step} cannot start a map; it follows ${after.join(' or ')}`);
-        case 'started-concurrently':
-          return fail('stale-head', `map ${link.mapId} was started concurrently; name its head in prev`);
-        case 'no-map':
-          return fail('transition-not-allowed', `map ${link.mapId} does not exist; a map starts with "prev": []`);
-        case 'prev-foreign':
-          return fail('transition-not-allowed', `prev ${detail.prev} is not a link of map ${link.mapId}`);
-        case 'stale-head':
-          return fail('stale-head', `prev does not name the current head of map ${link.mapId}`, { heads: detail.heads });
-        case 'may-not-follow':
-          return fail('transition-not-allowed', `step ${link.step} may not follow ${detail.prevStep} (it follows ${after.join(', ') || 'nothing: it starts a map'})`);
-        case 'after-final':
-          return fail('transition-not-allowed', `no step may follow ${detail.prevStep}, which is final`);
-        default:
-          throw e;
+      if (err.code !== 'PP001' && err.code !== 'PP409' && err.code !== 'PP422') throw e;
+      return this.#refusal(err.code, err.message ?? '', JSON.parse(err.detail ?? '{}') as RefusalDetail, items, prepared, processes, e);
+    }
+  }
+
+  /**
+   * Stores single appends from unrelated requests in one pop_append call (one transaction, one
+   * commit): `independent`, so a refused link is answered with its refusal and the others are
+   * stored. A call that fails on one link's data (SQLSTATE classes 22, 23: nothing a link passing
+   * the checks should cause) is retried link by link, so only that link's request sees the error.
+   */
+  async #appendGroup(items: AppendItem[]): Promise<Map<AppendItem, GroupOutcome>> {
+    try {
+      const { rows } = await this.#deps.pool.query<{ r: (Stored | { hash: string; refused: Refused })[] }>({
+        name: 'pop-append-group',
+        text: 'SELECT pop_append($1::jsonb, true) AS r',
+        values: [JSON.stringify(items)],
+      });
+      return new Map(items.map((it, k) => [it, rows[0]!.r[k]!]));
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      if (items.length === 1 || !(code.startsWith('22') || code.startsWith('23'))) throw e;
+      const out = new Map<AppendItem, GroupOutcome>();
+      for (const it of items) {
+        try {
+          out.set(it, (await this.#appendGroup([it])).get(it)!);
+        } catch (failed) {
+          out.set(it, { failed });
+        }
       }
+      return out;
+    }
+  }
+
+  /** A refusal of pop_append (raised, or a group's answer) as the LedgerError it stands for. */
+  #refusal(errcode: string, code: string, detail: RefusalDetail, items: AppendItem[], prepared: Prepared[], processes: Map<string, CompiledProcess>, raised?: unknown): never {
+    if (errcode === 'PP001') throw new KeysChanged(detail.index ?? null);
+    const item = items.find((it) => it.index === detail.index) ?? items[0]!;
+    const link = prepared.find((p) => p.hash === item.hash)!.link;
+    const step = processes.get(`${link.process}@${link.processVersion}`)?.steps.get(link.step)?.definition;
+    const after = step?.after ?? [];
+    const index = detail.index ?? null;
+    const fail = (c: Parameters<typeof refuse>[0], message: string, details: Record<string, unknown> = {}): never =>
+      refuse(c, index === null ? message : `links[${index}]: ${message}`, index === null ? details : { ...details, index });
+    switch (code) {
+      case 'unknown-ref':
+        return fail('unknown-ref', `refs name links that do not exist: ${(detail.missing ?? []).join(', ')}`);
+      case 'map-exists':
+        return fail('stale-head', `map ${link.mapId} already exists; name its head in prev`, { heads: detail.heads });
+      case 'cannot-start':
+        return fail('transition-not-allowed', `step ${link.step} cannot start a map; it follows ${after.join(' or ')}`);
+      case 'started-concurrently':
+        return fail('stale-head', `map ${link.mapId} was started concurrently; name its head in prev`);
+      case 'no-map':
+        return fail('transition-not-allowed', `map ${link.mapId} does not exist; a map starts with "prev": []`);
+      case 'prev-foreign':
+        return fail('transition-not-allowed', `prev ${detail.prev} is not a link of map ${link.mapId}`);
+      case 'stale-head':
+        return fail('stale-head', `prev does not name the current head of map ${link.mapId}`, { heads: detail.heads });
+      case 'may-not-follow':
+        return fail('transition-not-allowed', `step ${link.step} may not follow ${detail.prevStep} (it follows ${after.join(', ') || 'nothing: it starts a map'})`);
+      case 'after-final':
+        return fail('transition-not-allowed', `no step may follow ${detail.prevStep}, which is final`);
+      default:
+        throw raised ?? new Error(`pop_append refused with an unknown code ${code}`);
     }
   }
 
