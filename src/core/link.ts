@@ -28,13 +28,18 @@ export function isRfc3339Utc(text: string): boolean {
 
 /** Schema plus semantic checks; throws MALFORMED. Returns the link, typed. */
 export function checkLink(value: unknown): Link {
+  return checkLinkCanonical(value).link;
+}
+
+/** checkLink, also returning JCS(link): the text whose SHA-256 is the link's hash (computed once). */
+export function checkLinkCanonical(value: unknown): { link: Link; canonical: string } {
   assertSchema<Link>(SCHEMA_IDS.link, value, 'link');
-  canonicalJson(value); // refuses non-I-JSON content (lone surrogates, huge nesting) in meta
+  const canonical = canonicalJson(value); // also refuses non-I-JSON content (lone surrogates, huge nesting) in meta
   if (!isRfc3339Utc(value.createdAt)) fail('MALFORMED', `link: createdAt ${value.createdAt} is not a real instant`);
   for (let i = 1; i < value.digests.length; i++) {
     if (value.digests[i - 1]! >= value.digests[i]!) fail('MALFORMED', 'link: digests must be sorted and unique');
   }
-  return value;
+  return { link: value, canonical };
 }
 
 /** Verifies one signature over a link hash with a given key. */

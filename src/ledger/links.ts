@@ -5,8 +5,8 @@
 import { VerificationError } from '../core/errors.js';
 import { parseDisclosure } from '../core/disclosure.js';
 import { fromHex } from '../core/bytes.js';
-import { canonicalJson, type Json } from '../core/jcs.js';
-import { type Link, checkLink } from '../core/link.js';
+import type { Json } from '../core/jcs.js';
+import { type Link, checkLinkCanonical } from '../core/link.js';
 import { linkMessage, receiptMessage } from '../core/signature.js';
 import { sha256Hex } from '../core/hash.js';
 import type { Actor } from './api-keys.js';
@@ -149,14 +149,14 @@ const MAX_FIELD_TEXT = 1024;
 /** Parse-level checks: the link's shape, its hash, and the disclosures against its digests. */
 function prepare(sub: Submission): Prepared {
   let link: Link;
+  let canonical: string;
   try {
-    link = checkLink(sub.link);
+    ({ link, canonical } = checkLinkCanonical(sub.link));
   } catch (e) {
     if (e instanceof VerificationError) refuse('malformed', e.message);
     throw e;
   }
   if (link.tags.some((t) => t.includes('\u0000'))) refuse('malformed', 'link: tags may not contain U+0000');
-  const canonical = canonicalJson(link);
   const hash = sha256Hex(canonical);
   const disclosures = sub.private?.disclosures ?? [];
   const digests = new Set(link.digests);

@@ -1,13 +1,14 @@
 // Ed25519 against Project Wycheproof's EdDSA verify vectors and the RFC 8032 / ed25519 reference
-// sign.input vectors, through both verifiers (noble, pure JS; node:crypto, OpenSSL) and noble's signer.
+// sign.input vectors, through both verifiers (noble, pure JS; node:crypto, OpenSSL after libsodium),
+// OpenSSL alone, and noble's signer.
 import { describe, expect, test } from 'vitest';
 import { concatBytes, fromHex, parseHex, toHex } from '../../src/core/bytes.js';
 import { nobleVerifier, publicKeyFor, sign } from '../../src/core/noble-verifier.js';
 import type { SignatureVerifier } from '../../src/core/signature.js';
-import { nodeVerifier } from '../../src/node/verifier.js';
+import { nodeVerifier, nodeVerifierWith } from '../../src/node/verifier.js';
 import { type WycheproofEddsaFile, describeVectors, readVector, readWycheproofEddsa, vectorsDir } from '../helpers/vectors.js';
 
-const VERIFIERS: readonly SignatureVerifier[] = [nobleVerifier, nodeVerifier];
+const VERIFIERS: readonly SignatureVerifier[] = [nobleVerifier, nodeVerifier, { ...nodeVerifierWith(undefined), name: 'OpenSSL alone' }];
 
 /** Hex that does not parse (odd length, ...) becomes bytes that can never verify. */
 const bytesOrEmpty = (hex: string): Uint8Array => parseHex(hex.toLowerCase()) ?? new Uint8Array(0);

@@ -13,7 +13,13 @@ import { concatBytes, equalBytes, fromHex, toHex } from '../../src/core/bytes.js
 import { sha256 } from '../../src/core/hash.js';
 import { nobleVerifier, publicKeyFor, secretKeyFrom, sign } from '../../src/core/noble-verifier.js';
 import { ALGS, type Alg, CURVE_ORDER, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../../src/core/signature.js';
-import { nodeVerifier } from '../../src/node/verifier.js';
+import { sodium } from '../../src/node/sodium.js';
+import { nodeVerifier, nodeVerifierWith } from '../../src/node/verifier.js';
+
+/** OpenSSL alone: nodeVerifier asks libsodium first, and its verdicts must be exactly these. */
+const opensslVerifier = nodeVerifierWith(undefined);
+/** Ed25519 inputs libsodium refused and OpenSSL accepted (its "invalid" is not final: see src/node/verifier.ts). */
+let sodiumStricter = 0;
 
 type EcdsaAlg = Exclude<Alg, 'ed25519'>;
 const ECDSA_ALGS: readonly EcdsaAlg[] = ['ecdsa-secp256k1', 'ecdsa-p256'];
@@ -32,6 +38,14 @@ function agreed(alg: Alg, publicKey: Uint8Array, message: Uint8Array, signature:
   expect(() => (node = nodeVerifier.verify(alg, publicKey, message, signature)), `node:crypto threw on ${input}`).not.toThrow();
   expect(typeof noble, input).toBe('boolean');
   expect(noble, `noble and node:crypto disagree on ${input}`).toBe(node);
+  const openssl = opensslVerifier.verify(alg, publicKey, message, signature);
+  expect(node, `node:crypto with libsodium first and OpenSSL alone disagree on ${input}`).toBe(openssl);
+  if (alg === 'ed25519' && sodium && publicKey.length === 32 && signature.length === 64) {
+    const fast = sodium.crypto_sign_verify_detached(signature, message, publicKey);
+    // libsodium's "valid" is final in nodeVerifier: it must never accept what OpenSSL refuses.
+    if (fast) expect(openssl, `libsodium accepts what OpenSSL refuses: ${input}`).toBe(true);
+    if (!fast && openssl) sodiumStricter++;
+  }
   return noble!;
 }
 
@@ -301,6 +315,8 @@ describe('signature agreement: ed25519 non-canonical signatures', () => {
       }),
       { numRuns: 10 },
     );
+    // The identity R ("nonce zero") verifies per RFC 8032 but not in libsodium: OpenSSL decided it.
+    if (sodium) expect(sodiumStricter).toBeGreaterThan(0);
   });
 });
 
