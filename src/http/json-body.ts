@@ -50,6 +50,11 @@ function scan(text: string, maxDepth: number): void {
           escaped = true;
         } else if (d === 0x22) break;
       }
+      // A plain value string (no escape) needs no copy: only member names and escaped strings are read.
+      if (!escaped && !expectKey) {
+        i = j;
+        continue;
+      }
       const token = text.slice(i + 1, j);
       // PostgreSQL text and jsonb cannot hold U+0000, and a lone surrogate is not I-JSON (nothing hashes
       // it the same way twice): refuse both at the door rather than fail later.

@@ -8,7 +8,7 @@ import { fromHex } from '../core/bytes.js';
 import type { Json } from '../core/jcs.js';
 import { type Link, checkLinkCanonical } from '../core/link.js';
 import { linkMessage, receiptMessage } from '../core/signature.js';
-import { sha256Hex } from '../core/hash.js';
+import { createHash } from 'node:crypto';
 import type { Actor } from './api-keys.js';
 import { Coalescer } from './cache.js';
 import { LedgerError, refuse } from './errors.js';
@@ -51,6 +51,8 @@ interface Prepared {
   canonical: string;
   signatures: SubmittedSignature[];
   disclosures: string[];
+  /** The disclosed fields and values: what the step's private schema checks. */
+  privateData: Record<string, Json>;
 }
 
 interface SignerKey {
@@ -146,6 +148,9 @@ const GROUP_MAX = 256;
 
 const MAX_FIELD_TEXT = 1024;
 
+/** SHA-256 to hex with node:crypto: the same digest as core's portable one, a few times faster. */
+const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
 /** Parse-level checks: the link's shape, its hash, and the disclosures against its digests. */
 function prepare(sub: Submission): Prepared {
   let link: Link;
@@ -159,6 +164,7 @@ function prepare(sub: Submission): Prepared {
   if (link.tags.some((t) => t.includes('\u0000'))) refuse('malformed', 'link: tags may not contain U+0000');
   const hash = sha256Hex(canonical);
   const disclosures = sub.private?.disclosures ?? [];
+  const privateData: Record<string, Json> = {};
   const digests = new Set(link.digests);
   const covered = new Set<string>();
   const fields = new Set<string>();
@@ -166,7 +172,7 @@ function prepare(sub: Submission): Prepared {
   for (const [i, d] of disclosures.entries()) {
     let parsed;
     try {
-      parsed = parseDisclosure(d);
+      parsed = parseDisclosure(d, sha256Hex);
     } catch (e) {
       if (e instanceof VerificationError) refuse('disclosure-invalid', `private.disclosures[${i}]: ${e.message}`);
       throw e;
@@ -178,6 +184,7 @@ function prepare(sub: Submission): Prepared {
     fields.add(parsed.field);
     salts.add(parsed.salt);
     covered.add(parsed.digest);
+    privateData[parsed.field] = parsed.value;
   }
   if (covered.size !== digests.size) {
     refuse('disclosure-invalid', `the link has ${digests.size} digests but ${covered.size} matching disclosures: send one disclosure per digest`);
@@ -188,16 +195,7 @@ function prepare(sub: Submission): Prepared {
     if (seen.has(id)) refuse('malformed', `two signatures by ${id}`);
     seen.add(id);
   }
-  return { link, hash, canonical, signatures: sub.signatures, disclosures };
-}
-
-function privateObject(disclosures: string[]): Record<string, Json> {
-  const out: Record<string, Json> = {};
-  for (const d of disclosures) {
-    const { field, value } = parseDisclosure(d);
-    out[field] = value;
-  }
-  return out;
+  return { link, hash, canonical, signatures: sub.signatures, disclosures, privateData };
 }
 
 export class Links {
@@ -543,7 +541,7 @@ export class Links {
     if (step.meta && !step.meta(link.meta)) {
       refuse('schema-violation', `meta does not match the schema of step ${link.step}`, { errors: publicErrors(step.meta.errors) });
     }
-    if (step.private && !step.private(privateObject(p.disclosures))) {
+    if (step.private && !step.private(p.privateData)) {
       refuse('private-schema-violation', `the private data does not match the private schema of step ${link.step}`, {
         errors: publicErrors(step.private.errors),
       });
