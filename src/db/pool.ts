@@ -2,7 +2,8 @@
 // turns into quick 503 answers instead of requests that wait forever. Without them node-postgres
 // waits without limit: for a free client when the pool is full, for the server's answer to a new
 // connection (a stopped server's kernel still accepts the TCP connection), and for every query.
-import type { Pool, PoolConfig } from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
+import { isDatabaseUnavailable } from './errors.js';
 
 export interface DbTimeouts {
   /** Server side: PostgreSQL cancels a statement running longer than this. */
@@ -41,4 +42,22 @@ export function hardenPool(pool: Pool, t: DbTimeouts, log: (msg: string, extra: 
   pool.on('connect', (client) => {
     client.on('error', (e: Error & { code?: string }) => log('a database connection in use failed', { err: { message: e.message, code: e.code } }));
   });
+}
+
+/**
+ * Ends a transaction that failed: ROLLBACK, and returns what to pass to `client.release()` — nothing
+ * when the client can serve again, an error when the pool must discard it: the database was
+ * unavailable (after a client-side timeout the connection may still be running the statement, and
+ * the next borrower would wait behind it; after a dropped connection it is dead) or the ROLLBACK
+ * itself failed.
+ */
+export async function rollback(client: PoolClient, error: unknown): Promise<Error | undefined> {
+  const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+  if (isDatabaseUnavailable(error)) return asError(error);
+  try {
+    await client.query('ROLLBACK');
+    return undefined;
+  } catch (e) {
+    return asError(e);
+  }
 }

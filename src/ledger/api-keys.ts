@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import { refuse } from './errors.js';
+import { rollback } from '../db/pool.js';
 
 export const ROLES = ['admin', 'participant', 'auditor', 'regulator'] as const;
 export type Role = (typeof ROLES)[number];
@@ -70,6 +71,7 @@ export class ApiKeys {
   /** Creates a first admin key when none exists; returns its secret, or null when one exists. */
   async bootstrapAdmin(): Promise<string | null> {
     const client = await this.#pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['pop:bootstrap-admin']);
@@ -86,10 +88,10 @@ export class ApiKeys {
       await client.query('COMMIT');
       return secret;
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
+      broken = await rollback(client, e);
       throw e;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

@@ -9,6 +9,7 @@ import type { Actor } from './api-keys.js';
 import { refuse } from './errors.js';
 import type { DataCipher } from './ports.js';
 import type { Queries } from './queries.js';
+import { rollback } from '../db/pool.js';
 
 interface PrivateRow {
   hash: string;
@@ -136,6 +137,7 @@ export class Disclosures {
   async erase(hash: string, reason: string, actor: Actor): Promise<{ linkHash: string; erasedAt: string; reason: string }> {
     await this.#owned(hash, actor);
     const client = await this.#pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       await client.query('DELETE FROM private_data WHERE link_hash = $1', [hash]);
@@ -146,11 +148,11 @@ export class Disclosures {
       await client.query('COMMIT');
       return { linkHash: hash, erasedAt: rows[0]!.erased_at.toISOString(), reason };
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
+      broken = await rollback(client, e);
       if ((e as { code?: string }).code === '23505') refuse('gone', `the private data of ${hash} was already erased`);
       throw e;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 }

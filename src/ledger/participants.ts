@@ -6,6 +6,7 @@ import { parseHex } from '../core/bytes.js';
 import { type Alg, isAlg, publicKeyValid } from '../core/signature.js';
 import { isStorableInstant, refuse } from './errors.js';
 import { type Page, decodeCursor, encodeCursor } from './pagination.js';
+import { rollback } from '../db/pool.js';
 
 export interface KeyRecord {
   keyId: string;
@@ -78,17 +79,18 @@ export class Participants {
     for (const k of input.keys ?? []) checkKey(k, now);
     if (new Set((input.keys ?? []).map((k) => k.keyId)).size !== (input.keys ?? []).length) refuse('malformed', 'two keys with one keyId');
     const client = await this.#pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       await client.query('INSERT INTO participants (id, name, roles) VALUES ($1, $2, $3)', [input.id, input.name, [...new Set(input.roles)]]);
       for (const k of input.keys ?? []) await insertKey(client, input.id, k);
       await client.query('COMMIT');
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
+      broken = await rollback(client, e);
       if (isUniqueViolation(e)) refuse('conflict', `participant ${input.id} exists`);
       throw e;
     } finally {
-      client.release();
+      client.release(broken);
     }
     return this.get(input.id);
   }

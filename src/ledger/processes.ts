@@ -8,6 +8,7 @@ import { canonicalJson } from '../core/jcs.js';
 import { refuse } from './errors.js';
 import { type CompiledProcess, type ProcessDefinition, checkDefinition, compileProcess } from './process-rules.js';
 import { type Page, decodeCursor, encodeCursor } from './pagination.js';
+import { rollback } from '../db/pool.js';
 
 export interface ProcessVersion {
   id: string;
@@ -58,6 +59,7 @@ export class Processes {
     const hash = sha256Hex(canonicalJson(def));
     this.#compile(def.id, 0, hash, def); // refuses schemas that do not compile, before anything is stored
     const client = await this.#pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       // Serialize version numbering per process id.
@@ -74,10 +76,10 @@ export class Processes {
       await client.query('COMMIT');
       return toVersion(inserted.rows[0]!);
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
+      broken = await rollback(client, e);
       throw e;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
