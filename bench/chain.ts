@@ -3,10 +3,12 @@
 // headers and signatures; a real prev-hash chain), one block_levels row each, and every history
 // node the accumulator completes, so loadChainState finds consistent peaks and a tip. The links to
 // seal are inserted with SQL too (the sealer reads only unsealed_links and the link rows' keys).
-// Each timing uses a new Sealer, so it includes restoring the chain state from the database. The
-// caller alternates chain lengths round by round (the machine's noise then hits every length alike)
-// and the default difficulty (POP_POW_BITS=16) with difficulty 0, which leaves only the work that
-// could grow with the chain (proof-of-work time is geometric and hides a small trend).
+// Each timing uses a new Sealer, so it includes restoring the chain state from the database, and
+// comes with the sealer's own account of it (Sealer.lastSeal): the time spent mining and the hashes
+// tried. Mining takes a geometric number of hashes whatever the chain, so its luck is noise on a
+// comparison between chain lengths: the caller (bench/main.ts) reports the rest of each seal plus
+// the expected mining time (bench/report.ts chainEstimate), alternates chain lengths round by round
+// (the machine's noise then hits every length alike), and also seals at difficulty 0.
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -15,6 +17,7 @@ import { HistoryAccumulator } from '../src/core/history.js';
 import { Sealer } from '../src/ledger/sealer.js';
 import { ed25519Notary } from '../src/node/notary.js';
 import type { Fresh } from './database.js';
+import type { SealRound } from './report.js';
 
 export const DEFAULT_POW_BITS = 16;
 const LINKS_PER_BLOCK = 1000;
@@ -24,7 +27,7 @@ export interface SeededChain {
   blocks: number;
   seedSeconds: number;
   /** Queues 1,000 links, then times one Sealer.sealOnce() (a new Sealer: it restores the state). */
-  seal(difficulty: number): Promise<number>;
+  seal(difficulty: number): Promise<SealRound>;
   close(): Promise<void>;
 }
 
@@ -109,9 +112,10 @@ export async function seedChain(db: Fresh, blocks: number, onProgress: (done: nu
       });
       const s0 = performance.now();
       const height = await sealer.sealOnce();
-      const ms = performance.now() - s0;
-      if (height === null) throw new Error('nothing was sealed');
-      return ms;
+      const sealMs = performance.now() - s0;
+      const cost = sealer.lastSeal;
+      if (height === null || cost?.height !== height) throw new Error('nothing was sealed');
+      return { sealMs, powMs: cost.powMs, hashes: cost.hashes };
     },
     close: () => pool.end(),
   };

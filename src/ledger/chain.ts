@@ -2,7 +2,7 @@
 // history_nodes, never from all blocks), and the one transaction that commits a sealed block with
 // its link assignments, tree levels and history nodes. Exactly-once is enforced by the primary keys
 // (blocks.height, link_seals.link_hash), not by the sealer's good behaviour.
-import type { Pool, PoolClient } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { toHex } from '../core/bytes.js';
 import { type HeaderFields, ZERO_HASH } from '../core/header.js';
 import { HistoryAccumulator, type StoredNode } from '../core/history.js';
@@ -28,7 +28,7 @@ export function peakIds(size: number): { level: number; index: number }[] {
   return out;
 }
 
-export async function loadChainState(db: Pool | PoolClient): Promise<ChainState> {
+export async function loadChainState(db: Pool | ClientBase): Promise<ChainState> {
   const tip = await db.query<{ height: string; hash: string }>('SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1');
   const size = tip.rows[0] ? Number(tip.rows[0].height) + 1 : 0;
   const ids = peakIds(size);
@@ -64,7 +64,7 @@ function concat(hashes: Uint8Array[]): Buffer {
 }
 
 /** Commits a sealed block; throws a unique violation (23505) if another sealer got there first. */
-export async function commitBlock(client: PoolClient, b: SealedBlock): Promise<void> {
+export async function commitBlock(client: ClientBase, b: SealedBlock): Promise<void> {
   const f = b.fields;
   await client.query(
     `INSERT INTO blocks (height, hash, header, prev_hash, links_root, leaf_count, history_root, timestamp_ms, difficulty, nonce, notary_key_id, notary_sig)

@@ -6,13 +6,22 @@
 // height or a link sealed twice. Mining runs on worker threads (src/node/pow-pool.ts), never on the
 // request thread; the leader holds them, and losing the lead or stopping cancels the search and
 // terminates them.
+//
+// The leader reads and commits on its lock's session, never through the application's pool:
+// requests saturating that pool (10 clients, 5 s to wait for one) would time the sealer out, and
+// each time cost it the lead and the block it had mined, for as long as the overload lasts. Nor
+// does a database that is briefly unavailable cost the lead: the lock is given up when its session
+// is lost or for a failure that is not the database's, and a commit that fails for the database's
+// sake is retried with the block already mined.
 import pg from 'pg';
 import { fromHex, toHex } from '../core/bytes.js';
 import { type HeaderFields, HEADER_VERSION, blockHash } from '../core/header.js';
 import { HistoryAccumulator } from '../core/history.js';
 import { LinkTree } from '../core/merkle.js';
 import { blockMessage } from '../core/signature.js';
-import { type ChainState, commitBlock, loadChainState } from './chain.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { rollback } from '../db/pool.js';
+import { type ChainState, type SealedBlock, commitBlock, loadChainState } from './chain.js';
 import type { EventSink, Notary } from './ports.js';
 import { type PowLease, leasePowPool } from '../node/pow-pool.js';
 
@@ -33,26 +42,48 @@ export interface SealerOptions {
   powThreads?: number;
 }
 
+/** What the last block sealed by sealOnce() cost (benchmarks, diagnostics). */
+export interface SealStats {
+  height: number;
+  links: number;
+  /** Milliseconds awaiting the nonce: the proof-of-work alone, not the rest of the seal. */
+  powMs: number;
+  /** Hashes tried for the nonce (PowResult.tries); the mean at d bits is 2^d. */
+  hashes: number;
+}
+
 const SEALER_LOCK = 0x706f7073; // 'pops'
 const POLL_MS = 100;
 const LEADER_RETRY_MS = 1000;
+/** Tries of one mined block's commit while the database is unavailable, 250 ms apart, then 500, 750. */
+const COMMIT_ATTEMPTS = 4;
+const COMMIT_RETRY_MS = 250;
 
 export class Sealer {
   readonly #o: SealerOptions;
   #running = false;
   #loop: Promise<void> | undefined;
-  #lockClient: pg.Client | undefined;
+  #session: pg.Client | undefined;
   #state: ChainState | undefined;
   #abort = new AbortController();
-  #wake: (() => void) | undefined;
+  /** Ends the sleeps in progress (the loop's, and a commit's between its tries). */
+  readonly #wake = new Set<() => void>();
   #pow: PowLease | undefined;
+  /** sealOnce() calls, one at a time (the leader's transaction shares its one session). */
+  #sealing: Promise<unknown> = Promise.resolve();
+  #lastSeal: SealStats | undefined;
 
   constructor(options: SealerOptions) {
     this.#o = options;
   }
 
   get isLeader(): boolean {
-    return this.#lockClient !== undefined;
+    return this.#session !== undefined;
+  }
+
+  /** The cost of the last block this sealer sealed (undefined before its first). */
+  get lastSeal(): SealStats | undefined {
+    return this.#lastSeal;
   }
 
   start(): void {
@@ -65,7 +96,7 @@ export class Sealer {
   async stop(): Promise<void> {
     this.#running = false;
     this.#abort.abort();
-    this.#wake?.();
+    for (const wake of [...this.#wake]) wake();
     await this.#loop;
     await this.#release();
   }
@@ -86,9 +117,13 @@ export class Sealer {
         await this.sealOnce();
       } catch (e) {
         if (!this.#running) break;
-        this.#o.log?.('sealer error; retrying', { error: (e as Error).message });
+        // The database's bad moments (a timeout, a dropped connection, a conflict it asks to retry)
+        // do not cost the lead while its session lives; anything else gives it up, so that another
+        // server may do better.
+        const keep = this.#session !== undefined && isDatabaseUnavailable(e);
+        this.#o.log?.('sealer error; retrying', { error: (e as Error).message, ...(keep ? { keptLead: true } : {}) });
         this.#state = undefined;
-        await this.#release();
+        if (!keep) await this.#release();
         await this.#sleep(LEADER_RETRY_MS);
       }
     }
@@ -107,16 +142,22 @@ export class Sealer {
 
   /** Holds (or takes) the sealing lock; false when another server holds it. */
   async #lead(): Promise<boolean> {
-    if (this.#lockClient) return true;
-    const client = new pg.Client({ connectionString: this.#o.databaseUrl });
-    client.on('error', () => void this.#release());
+    if (this.#session) return true;
+    // TCP keepalive: a connection cut without a reset is found dead (and the lead given up) in time.
+    const client = new pg.Client({ connectionString: this.#o.databaseUrl, keepAlive: true });
+    // The session is lost (the lock with it): give up the lead, unless this is an old session's echo.
+    const lost = () => void (this.#session === client && this.#release());
+    client.on('error', lost);
+    client.on('end', lost);
     await client.connect();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SEALER_LOCK]);
-    if (!rows[0]?.ok) {
-      await client.end().catch(() => {});
-      return false;
+    let ok: boolean | undefined;
+    try {
+      ok = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [SEALER_LOCK])).rows[0]?.ok;
+    } finally {
+      if (!ok) await client.end().catch(() => {});
     }
-    this.#lockClient = client;
+    if (!ok) return false;
+    this.#session = client;
     this.#state = undefined;
     this.#powLease().warm();
     this.#o.log?.('this server is now the sealer');
@@ -125,9 +166,9 @@ export class Sealer {
 
   /** Gives up the lock and the proof-of-work threads (a search in progress is cancelled). */
   async #release(): Promise<void> {
-    const client = this.#lockClient;
+    const client = this.#session;
     const pow = this.#pow;
-    this.#lockClient = undefined;
+    this.#session = undefined;
     this.#pow = undefined;
     await Promise.all([client?.end().catch(() => {}), pow?.release()]);
   }
@@ -138,7 +179,7 @@ export class Sealer {
 
   /** Milliseconds until a block is due (0: now; Infinity: nothing waits). */
   async #due(): Promise<number> {
-    const { rows } = await this.#o.pool.query<{ n: number; oldest: Date | null }>(
+    const { rows } = await (this.#session ?? this.#o.pool).query<{ n: number; oldest: Date | null }>(
       'SELECT count(*)::int AS n, min(accepted_ts) AS oldest FROM (SELECT accepted_ts FROM unsealed_links ORDER BY seq LIMIT $1) q',
       [this.#o.maxLinks],
     );
@@ -150,21 +191,31 @@ export class Sealer {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(t);
+        this.#wake.delete(done);
         resolve();
-      }
-      this.#wake = done;
+      };
+      const t = setTimeout(done, ms);
+      this.#wake.add(done);
     });
   }
 
   /** Seals one block of waiting links, if any; returns its height, or null. */
-  async sealOnce(): Promise<number | null> {
-    const pool = this.#o.pool;
-    const pending = await pool.query<{ seq: string; link_hash: string }>('SELECT seq, link_hash FROM unsealed_links ORDER BY seq LIMIT $1', [this.#o.maxLinks]);
+  sealOnce(): Promise<number | null> {
+    const run = this.#sealing.then(() => this.#seal());
+    this.#sealing = run.catch(() => {});
+    return run;
+  }
+
+  async #seal(): Promise<number | null> {
+    // The leader works on its lock's session; a sealOnce() without the lock (tests, benchmarks,
+    // tools) uses the pool.
+    const session = this.#session;
+    const db = session ?? this.#o.pool;
+    const pending = await db.query<{ seq: string; link_hash: string }>('SELECT seq, link_hash FROM unsealed_links ORDER BY seq LIMIT $1', [this.#o.maxLinks]);
     if (pending.rows.length === 0) return null;
-    const state = await this.#currentState();
+    const state = await this.#currentState(db);
     const tree = new LinkTree(pending.rows.map((r) => fromHex(r.link_hash)));
     const fields: HeaderFields = {
       version: HEADER_VERSION,
@@ -177,43 +228,88 @@ export class Sealer {
       difficulty: this.#o.difficulty,
       nonce: 0,
     };
+    const mining = performance.now();
     const mined = await this.#powLease().mine(fields, this.#abort.signal);
+    const powMs = performance.now() - mining;
     const hash = toHex(blockHash(mined.header));
     const next = new HistoryAccumulator(state.accumulator.size, state.accumulator.peaks);
     const historyNodes = next.append(fromHex(hash));
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await commitBlock(client, {
-        fields: { ...fields, nonce: mined.nonce },
-        header: mined.header,
-        hash,
-        notaryKeyId: this.#o.notary.keyId,
-        notarySig: this.#o.notary.sign(blockMessage(hash)),
-        linkHashes: pending.rows.map((r) => r.link_hash),
-        seqs: pending.rows.map((r) => r.seq),
-        levels: tree.levels(),
-        historyNodes,
-      });
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
-      this.#state = undefined; // someone else may have sealed: re-read the chain
-      throw e;
-    } finally {
-      client.release();
-    }
+    await this.#commit(session, {
+      fields: { ...fields, nonce: mined.nonce },
+      header: mined.header,
+      hash,
+      notaryKeyId: this.#o.notary.keyId,
+      notarySig: this.#o.notary.sign(blockMessage(hash)),
+      linkHashes: pending.rows.map((r) => r.link_hash),
+      seqs: pending.rows.map((r) => r.seq),
+      levels: tree.levels(),
+      historyNodes,
+    });
     this.#state = { nextHeight: fields.height + 1, tipHash: hash, accumulator: next };
+    this.#lastSeal = { height: fields.height, links: tree.size, powMs, hashes: mined.tries };
     this.#o.events.emit({ type: 'block.sealed', height: fields.height, hash, leafCount: tree.size, timestamp: fields.timestamp });
     return fields.height;
   }
 
+  /**
+   * Commits a mined block in one transaction. While the database is unavailable (no free client in
+   * the pool, a timeout, a conflict it asks to retry) the same block is tried again: the block stays
+   * valid as long as nobody seals at its height, which the lock ensures and the primary keys check.
+   * The leader gives up when its session is lost (the lock with it) or the sealer stops.
+   */
+  async #commit(session: pg.Client | undefined, block: SealedBlock): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#commitOnce(session, block);
+        return;
+      } catch (e) {
+        const retry = isDatabaseUnavailable(e) && attempt < COMMIT_ATTEMPTS && this.#session === session && !this.#abort.signal.aborted;
+        if (!retry) {
+          this.#state = undefined; // someone else may have sealed: re-read the chain
+          throw e;
+        }
+        this.#o.log?.('committing a block failed; retrying the same block', { height: block.fields.height, attempt, error: (e as Error).message });
+        await this.#sleep(COMMIT_RETRY_MS * attempt);
+      }
+    }
+  }
+
+  async #commitOnce(session: pg.Client | undefined, block: SealedBlock): Promise<void> {
+    if (session) {
+      // The lock's session has no client-side timeout, so it is never left busy: it rolls back and
+      // stays (if it died, its 'end' gives up the lead).
+      try {
+        await session.query('BEGIN');
+        await commitBlock(session, block);
+        await session.query('COMMIT');
+      } catch (e) {
+        await session.query('ROLLBACK').catch(() => {});
+        throw e;
+      }
+      return;
+    }
+    // A pool's client that timed out or died is discarded rather than handed to the next request
+    // (src/db/pool.ts rollback).
+    const client = await this.#o.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await commitBlock(client, block);
+      await client.query('COMMIT');
+    } catch (e) {
+      broken = await rollback(client, e);
+      throw e;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   /** The cached chain state, if the database's tip still agrees with it. */
-  async #currentState(): Promise<ChainState> {
-    const tip = await this.#o.pool.query<{ height: string; hash: string }>('SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1');
+  async #currentState(db: pg.Pool | pg.Client): Promise<ChainState> {
+    const tip = await db.query<{ height: string; hash: string }>('SELECT height, hash FROM blocks ORDER BY height DESC LIMIT 1');
     const dbNext = tip.rows[0] ? Number(tip.rows[0].height) + 1 : 0;
     if (!this.#state || this.#state.nextHeight !== dbNext || (tip.rows[0] && tip.rows[0].hash !== this.#state.tipHash)) {
-      this.#state = await loadChainState(this.#o.pool);
+      this.#state = await loadChainState(db);
     }
     return this.#state;
   }

@@ -29,9 +29,15 @@ export interface PowResult {
   nonce: number;
   /** Where the nonce was found: on a worker thread, or on the calling thread (fallback). */
   on: 'worker' | 'main-thread';
+  /**
+   * Hashes tried for this header (0 at difficulty 0). Exact on one thread. With n threads the
+   * others are still finishing their chunk when the nonce is answered, so each one that has not
+   * replied yet counts as many as the finder (they search chunk by chunk side by side).
+   */
+  tries: number;
 }
 
-type Outcome = { found: number } | { cancelled: true } | { failed: Error };
+type Outcome = { found: number; tries: number } | { cancelled: true } | { failed: Error };
 
 interface Job {
   id: number;
@@ -101,9 +107,10 @@ export class PowPool {
     const header = encodeHeader({ ...fields, nonce: 0 });
     if (fields.difficulty === 0) {
       release(); // any nonce will do: no thread needed
-      return { header, nonce: 0, on: 'main-thread' };
+      return { header, nonce: 0, on: 'main-thread', tries: 0 };
     }
     let idle: Promise<void> | undefined; // set when the workers may still be stopping
+    let tried = 0; // by workers whose answer was not used
     try {
       const workers = this.#unavailable ? undefined : this.#spawn();
       if (workers) {
@@ -114,13 +121,14 @@ export class PowPool {
         if ('found' in o) {
           // One hash to check a thread's answer before a notary signs it.
           const mined = encodeHeader({ ...fields, nonce: o.found });
-          if (hasProofOfWork(blockHash(mined), fields.difficulty)) return { header: mined, nonce: o.found, on: 'worker' };
+          if (hasProofOfWork(blockHash(mined), fields.difficulty)) return { header: mined, nonce: o.found, on: 'worker', tries: o.tries };
+          tried = o.tries;
           this.log?.('a proof-of-work worker answered a nonce short of the difficulty; mining this block on the main thread', { nonce: o.found });
         }
       }
       // Fallback: core's chunked loop on this thread, as the sealer did before workers.
       const mined = await mine(fields, { now: () => Date.now(), pause: () => new Promise((r) => setImmediate(r)), chunk: 16_384, ...(signal ? { signal } : {}) });
-      return { header: mined.header, nonce: mined.nonce, on: 'main-thread' };
+      return { header: mined.header, nonce: mined.nonce, on: 'main-thread', tries: tried + mined.tries };
     } finally {
       if (idle) void idle.then(release);
       else release();
@@ -184,6 +192,7 @@ export class PowPool {
     const stop = new SharedArrayBuffer(4);
     const flag = new Int32Array(stop);
     let waiting = workers.length;
+    let tries = 0; // reported by the workers that replied
     let answer!: (o: Outcome) => void;
     let stopped!: () => void;
     const outcome = new Promise<Outcome>((r) => (answer = r));
@@ -209,7 +218,8 @@ export class PowPool {
       },
       reply: (r) => {
         waiting--;
-        if (r.nonce !== null) job.answer({ found: r.nonce });
+        tries += r.tries;
+        if (r.nonce !== null) job.answer({ found: r.nonce, tries: tries + waiting * r.tries });
         if (waiting > 0) return;
         job.answer({ failed: new Error('every proof-of-work worker stopped without a nonce') }); // unreachable: someone found it or it was cancelled
         end();
