@@ -6,10 +6,10 @@
 import { MerkleTree } from 'merkletreejs';
 import { concatBytes } from './bytes.js';
 import { sha256 } from './hash.js';
-import { EMPTY_ROOT, leafHash } from './rfc6962.js';
+import { EMPTY_ROOT } from './rfc6962.js';
 
+const LEAF_PREFIX = new Uint8Array([0]);
 const NODE_PREFIX = new Uint8Array([1]);
-const nodeOfPair = (pair: unknown): Uint8Array => sha256(concatBytes(NODE_PREFIX, pair as Uint8Array));
 
 function copy(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -20,14 +20,19 @@ export class LinkTree {
   readonly root: Uint8Array;
   readonly #tree: MerkleTree | undefined;
 
-  /** @param linkHashes the 32-byte link hashes, in leaf order */
-  constructor(linkHashes: readonly Uint8Array[]) {
+  /**
+   * @param linkHashes the 32-byte link hashes, in leaf order
+   * @param hash SHA-256: core's portable one by default; the sealer passes node:crypto's (a block's
+   *   tree is built on the request thread, and noble's hashing made it a 10–25 ms pause per block)
+   */
+  constructor(linkHashes: readonly Uint8Array[], hash: (data: Uint8Array) => Uint8Array = sha256) {
     this.size = linkHashes.length;
     if (this.size === 0) {
       this.root = EMPTY_ROOT;
       return;
     }
-    const leaves = linkHashes.map((h) => leafHash(h));
+    const leaves = linkHashes.map((h) => hash(concatBytes(LEAF_PREFIX, h)));
+    const nodeOfPair = (pair: unknown): Uint8Array => hash(concatBytes(NODE_PREFIX, pair as Uint8Array));
     this.#tree = new MerkleTree(leaves as never[], nodeOfPair as never, {
       hashLeaves: false,
       duplicateOdd: false,

@@ -13,6 +13,7 @@
 // does a database that is briefly unavailable cost the lead: the lock is given up when its session
 // is lost or for a failure that is not the database's, and a commit that fails for the database's
 // sake is retried with the block already mined.
+import { hash as nodeHash } from 'node:crypto';
 import pg from 'pg';
 import { fromHex, toHex } from '../core/bytes.js';
 import { type HeaderFields, HEADER_VERSION, blockHash } from '../core/header.js';
@@ -51,6 +52,9 @@ export interface SealStats {
   /** Hashes tried for the nonce (PowResult.tries); the mean at d bits is 2^d. */
   hashes: number;
 }
+
+/** SHA-256 by node:crypto for the block's tree (same digests as core's, several times faster). */
+const nodeSha256 = (data: Uint8Array): Uint8Array => nodeHash('sha256', data, 'buffer');
 
 const SEALER_LOCK = 0x706f7073; // 'pops'
 const POLL_MS = 100;
@@ -216,7 +220,7 @@ export class Sealer {
     const pending = await db.query<{ seq: string; link_hash: string }>('SELECT seq, link_hash FROM unsealed_links ORDER BY seq LIMIT $1', [this.#o.maxLinks]);
     if (pending.rows.length === 0) return null;
     const state = await this.#currentState(db);
-    const tree = new LinkTree(pending.rows.map((r) => fromHex(r.link_hash)));
+    const tree = new LinkTree(pending.rows.map((r) => fromHex(r.link_hash)), nodeSha256);
     const fields: HeaderFields = {
       version: HEADER_VERSION,
       height: state.nextHeight,

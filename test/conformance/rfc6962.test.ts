@@ -1,6 +1,7 @@
 // RFC 6962 / RFC 9162 Merkle proofs against the transparency-dev/merkle test vectors (every file under
 // rfc6962/inclusion/** and rfc6962/consistency/**, each its own test), and merkletreejs (LinkTree)
 // against the RFC's recursive definition and the independent verifier in src/core/rfc6962.ts.
+import { hash as nodeHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { concatBytes, toHex } from '../../src/core/bytes.js';
@@ -153,6 +154,9 @@ function checkTree(n: number, seed: number, indices: readonly number[], bit: num
   const root = rootOfLeafHashes(leaves);
   expect(tree.size).toBe(n);
   expect(toHex(tree.root)).toBe(toHex(root));
+  // The sealer builds blocks' trees with node:crypto's SHA-256: the same tree, level by level.
+  const viaNode = new LinkTree(hashes, (data) => nodeHash('sha256', data, 'buffer'));
+  expect(viaNode.levels().map((l) => l.map(toHex))).toEqual(tree.levels().map((l) => l.map(toHex)));
   expect(toHex(root)).toBe(toHex(mth(leaves, 0, n)));
 
   // Every leaf's proof verifies and is exactly the RFC's PATH(m, D[n]) (n <= 64), or a sample of them.
