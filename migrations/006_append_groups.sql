@@ -239,3 +239,10 @@ BEGIN
   END IF;
   RETURN to_jsonb(v_results);
 END $$;
+
+-- The link hash's shape, checked as before with a cheaper expression: the bounded repetition
+-- {64} made the regular expression about 8% of PostgreSQL's work per stored link (measured by
+-- instruction counts); the length test and an unbounded class mean the same. Existing rows are
+-- re-checked once, here.
+ALTER TABLE links DROP CONSTRAINT links_hash_check;
+ALTER TABLE links ADD CONSTRAINT links_hash_check CHECK (length(hash) = 64 AND hash ~ '^[0-9a-f]+$');
