@@ -1,7 +1,7 @@
 // RFC 6962 / RFC 9162 Merkle proofs against the transparency-dev/merkle test vectors (every file under
 // rfc6962/inclusion/** and rfc6962/consistency/**, each its own test), and merkletreejs (LinkTree)
 // against the RFC's recursive definition and the independent verifier in src/core/rfc6962.ts.
-import { hash as nodeHash } from 'node:crypto';
+import { hash as nodeCryptoHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { concatBytes, toHex } from '../../src/core/bytes.js';
@@ -155,7 +155,7 @@ function checkTree(n: number, seed: number, indices: readonly number[], bit: num
   expect(tree.size).toBe(n);
   expect(toHex(tree.root)).toBe(toHex(root));
   // The sealer builds blocks' trees with node:crypto's SHA-256: the same tree, level by level.
-  const viaNode = new LinkTree(hashes, (data) => nodeHash('sha256', data, 'buffer'));
+  const viaNode = new LinkTree(hashes, (data) => nodeCryptoHash('sha256', data, 'buffer'));
   expect(viaNode.levels().map((l) => l.map(toHex))).toEqual(tree.levels().map((l) => l.map(toHex)));
   expect(toHex(root)).toBe(toHex(mth(leaves, 0, n)));
 
