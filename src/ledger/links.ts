@@ -71,7 +71,7 @@ interface SignerRow {
 }
 
 /** One link as pop_append (migrations/006_append_groups.sql) takes it. */
-interface AppendItem {
+export interface AppendItem {
   hash: string;
   process: string;
   version: number;

@@ -4,6 +4,7 @@
 // (its checks all come before its writes), and only the link whose data breaks the call sees the
 // error (src/ledger/links.ts #appendGroup retries a group link by link on SQLSTATE classes 22 and 23);
 // any other failure fails the whole group, whose requests may retry since nothing was stored.
+import type { AppendItem } from '../../src/ledger/links.js';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,31 +16,8 @@ import { type Party, type Response, type TestService, VALID, makeSubmission, sta
 const PROBLEM = 'https://proof-of-process.dev/problems/';
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
-/** One link as pop_append takes it (the AppendItem of src/ledger/links.ts). */
-interface Item {
-  hash: string;
-  process: string;
-  version: number;
-  map_id: string;
-  step: string;
-  author: string;
-  created_at: string;
-  prev: string[];
-  refs: string[];
-  tags: string[];
-  canonical: string;
-  signatures: unknown[];
-  accepted_at: string;
-  accepted_ts: string;
-  receipt_sig: string;
-  keys: [string, string][];
-  private: { key_id: string; iv: string; ciphertext: string; tag: string } | null;
-  starts: boolean;
-  after: string[];
-  finals: string[];
-  forks: boolean;
-  index: number | null;
-}
+/** One link as pop_append takes it. */
+type Item = AppendItem;
 
 interface Refusal {
   errcode: string;
@@ -247,6 +225,15 @@ describe('single appends through the service', () => {
     expect((await svc.request('GET', '/v1/processes')).status).toBe(200);
     return Promise.all(subs.map((s) => post(s.body)));
   };
+  /** postAll with `spoil` applied to every group call's items (and taken away afterwards). */
+  const postAllTampered = async (subs: { body: unknown }[], spoil: (items: Item[]) => Item[]) => {
+    tamper = spoil;
+    try {
+      return await postAll(subs);
+    } finally {
+      tamper = undefined;
+    }
+  };
   const expectProblem = (r: Response, status: number, code: string) => {
     expect(r.status, r.body).toBe(status);
     expect(String(r.headers['content-type'])).toMatch(/^application\/problem\+json/);
@@ -398,14 +385,8 @@ describe('single appends through the service', () => {
       const subs = times(8, (i) => order(`g-data-${code}-${i}`));
       const marked = subs[3]!;
       // The marked link's data is spoilt in every call that holds it: PostgreSQL itself refuses it.
-      tamper = (items) => items.map((it) => (it.hash === marked.hash ? spoil(it) : it));
       const from = calls.length;
-      let rs: Response[];
-      try {
-        rs = await postAll(subs);
-      } finally {
-        tamper = undefined;
-      }
+      const rs = await postAllTampered(subs, (items) => items.map((it) => (it.hash === marked.hash ? spoil(it) : it)));
       for (const [i, s] of subs.entries()) {
         if (s === marked) expectProblem(rs[i]!, 500, 'internal');
         else expectAccepted(rs[i]!, s.hash);
@@ -432,20 +413,14 @@ describe('single appends through the service', () => {
       const subs = times(8, (i) => order(`g-down-${i}`));
       const marked = subs[3]!;
       let thrown = false;
-      tamper = (items) => {
+      const from = calls.length;
+      const rs = await postAllTampered(subs, (items) => {
         if (!thrown && items.some((it) => it.hash === marked.hash)) {
           thrown = true;
           throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
         }
         return items;
-      };
-      const from = calls.length;
-      let rs: Response[];
-      try {
-        rs = await postAll(subs);
-      } finally {
-        tamper = undefined;
-      }
+      });
       const failed = calls.slice(from).find((c) => c.error !== undefined)!;
       expect(failed.error).toBe('57P01');
       expect(failed.hashes).toContain(marked.hash);
