@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.pop-data/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.pop-data/', '.tw/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

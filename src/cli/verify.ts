@@ -6,7 +6,8 @@ import { type BundleResult, type BundleLinkResult, verifyBundle } from '../core/
 import { VerificationError } from '../core/errors.js';
 import { PROOF_TYPE, type ProofResult, verifyProof } from '../core/proof.js';
 import { nodeVerifier } from '../node/verifier.js';
-import { nodeSha256, verifyBundleParallel } from '../node/verify-bundle.js';
+import { nodeSha256 } from '../node/hash.js';
+import { verifyBundleParallel } from '../node/verify-bundle.js';
 import { EXIT, UsageError, exitCodeFor } from './exit.js';
 import { readJsonFile } from './io.js';
 import { ApiError } from './client.js';

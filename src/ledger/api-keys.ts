@@ -1,6 +1,7 @@
 // Bearer API keys. Only SHA-256 of a secret is stored; the secret is shown once, at creation.
 // Lookups are cached for a few seconds (a revocation takes effect within KEY_CACHE_MS).
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { nodeSha256Hex } from '../node/hash.js';
 import type { Pool } from 'pg';
 import { refuse } from './errors.js';
 import { rollback } from '../db/pool.js';
@@ -15,7 +16,7 @@ export interface Actor {
 }
 
 const KEY_CACHE_MS = 5_000;
-const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+const hashSecret = (secret: string) => nodeSha256Hex(secret);
 
 export class ApiKeys {
   readonly #pool: Pool;

@@ -8,7 +8,7 @@ import { fromHex } from '../core/bytes.js';
 import type { Json } from '../core/jcs.js';
 import { type Link, checkLinkCanonical } from '../core/link.js';
 import { linkMessage, receiptMessage } from '../core/signature.js';
-import { createHash } from 'node:crypto';
+import { nodeSha256Hex as sha256Hex } from '../node/hash.js';
 import type { Actor } from './api-keys.js';
 import { Coalescer } from './cache.js';
 import { LedgerError, refuse } from './errors.js';
@@ -148,8 +148,6 @@ const GROUP_MAX = 256;
 
 const MAX_FIELD_TEXT = 1024;
 
-/** SHA-256 to hex with node:crypto: the same digest as core's portable one, a few times faster. */
-const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Parse-level checks: the link's shape, its hash, and the disclosures against its digests. */
 function prepare(sub: Submission): Prepared {

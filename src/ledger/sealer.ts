@@ -13,7 +13,6 @@
 // does a database that is briefly unavailable cost the lead: the lock is given up when its session
 // is lost or for a failure that is not the database's, and a commit that fails for the database's
 // sake is retried with the block already mined.
-import { hash as nodeHash } from 'node:crypto';
 import pg from 'pg';
 import { fromHex, toHex } from '../core/bytes.js';
 import { type HeaderFields, HEADER_VERSION, blockHash } from '../core/header.js';
@@ -24,6 +23,7 @@ import { isDatabaseUnavailable } from '../db/errors.js';
 import { rollback } from '../db/pool.js';
 import { type ChainState, type SealedBlock, commitBlock, loadChainState } from './chain.js';
 import type { EventSink, Notary } from './ports.js';
+import { nodeSha256 } from '../node/hash.js';
 import { type PowLease, leasePowPool } from '../node/pow-pool.js';
 
 export interface SealerOptions {
@@ -52,9 +52,6 @@ export interface SealStats {
   /** Hashes tried for the nonce (PowResult.tries); the mean at d bits is 2^d. */
   hashes: number;
 }
-
-/** SHA-256 by node:crypto for the block's tree (same digests as core's, several times faster). */
-const nodeSha256 = (data: Uint8Array): Uint8Array => nodeHash('sha256', data, 'buffer');
 
 const SEALER_LOCK = 0x706f7073; // 'pops'
 const POLL_MS = 100;

@@ -9,14 +9,11 @@
 // verdicts are in, that run stands if every assumed signature really is valid; otherwise the bundle
 // is verified again with the real verdicts. verifyBundle is deterministic in the answers it gets,
 // so either way the result is exactly that of verifyBundle with nodeVerifier alone.
-import { hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { type BundleResult, type BundleVerifyOptions, type KnownSignature, type SignatureJob, bundleSignatureJobs, verifyBundle } from '../core/bundle.js';
+import { nodeSha256 } from './hash.js';
 import { nodeVerifier } from './verifier.js';
 import { WORKER_ROLE, type WorkerMessage, type WorkerTask, drain } from './verify-worker.js';
-
-/** node:crypto's SHA-256, for BundleVerifyOptions.sha256 (one-shot crypto.hash: half the cost of createHash per call). */
-export const nodeSha256 = (data: Uint8Array): Uint8Array => hash('sha256', data, 'buffer');
 
 export interface ParallelOptions extends Omit<BundleVerifyOptions, 'verifier' | 'onProgress' | 'knownSignature' | 'sha256'> {
   /** Worker threads for link signatures (default 2). */

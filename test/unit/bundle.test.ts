@@ -47,7 +47,8 @@ import {
 import { LedgerError } from '../../src/ledger/errors.js';
 import { checkDefinition, compileProcess } from '../../src/ledger/process-rules.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
-import { SignatureQueue, nodeSha256, verifyBundleParallel, verifySignaturesInWorkers } from '../../src/node/verify-bundle.js';
+import { nodeSha256 } from '../../src/node/hash.js';
+import { SignatureQueue, verifyBundleParallel, verifySignaturesInWorkers } from '../../src/node/verify-bundle.js';
 import { runVerify } from '../../src/cli/verify.js';
 import { exitCodeFor } from '../../src/cli/exit.js';
 import { type BuildLink, type Signer, buildBundle, signManifest } from '../../scripts/bundle-builder.js';
