@@ -136,9 +136,6 @@ class KeysChanged extends Error {
 /** Participants whose roles and keys are kept in memory at most (then the cache starts afresh). */
 const SIGNER_CACHE_MAX = 10_000;
 
-/** Batches with at least this many signatures to check use the verifier's worker threads, if it has them. */
-const POOL_FROM = 64;
-
 /**
  * Single appends: at most this many pop_append calls at a time; appends that arrive meanwhile wait
  * and go together in the next call, at most GROUP_MAX of them (docs/performance.md).
@@ -479,10 +476,10 @@ export class Links {
 
   /**
    * Every rule of spec §4 that needs no lock, for each link not stored yet, in order: the first
-   * refusal wins, as if each link were checked alone. With a PooledVerifier and enough signatures,
-   * a first pass assumes every signature valid and records them, the recorded ones are checked on
-   * worker threads, and the links are checked again with the real verdicts only if one is invalid
-   * (so the refusal is the very one an in-order check would give).
+   * refusal wins, as if each link were checked alone. With a PooledVerifier, a first pass assumes
+   * every signature valid and records them, the pool checks the recorded ones (on its worker threads
+   * under load: src/node/signature-pool.ts), and the links are checked again with the real verdicts
+   * only if one is invalid (so the refusal is the very one an in-order check would give).
    */
   async #checkAll(
     prepared: Prepared[],
@@ -504,8 +501,7 @@ export class Links {
     };
     const verifier = this.#deps.verifier;
     const pooled = 'verifyLinkSignatures' in verifier ? verifier : undefined;
-    const signatures = todo.reduce((n, i) => n + prepared[i]!.signatures.length, 0);
-    if (!pooled || signatures < POOL_FROM) {
+    if (!pooled) {
       checkUpTo((alg, key, hash, sig) => verifier.verify(alg, fromHex(key), linkMessage(hash), fromHex(sig)));
       return;
     }

@@ -44,7 +44,7 @@ export interface PooledVerifier extends SignatureVerifier {
 
 export interface LedgerDeps {
   pool: Pool;
-  /** A PooledVerifier checks big batches' signatures off the request thread. */
+  /** A PooledVerifier checks link signatures off the request thread. */
   verifier: SignatureVerifier | PooledVerifier;
   notary: Notary;
   cipher: DataCipher;

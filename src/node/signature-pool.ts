@@ -1,11 +1,16 @@
-// Link signatures of big batches checked on worker threads (issue 8: a 1,000-link batch spends a
-// fifth of its time in Ed25519 verification, and the service's thread has the rest to do). The
-// workers are started once, on first use, and unref'd: idle, they keep no process alive. They run
-// src/node/verify-worker.ts, the same code `pop verify` uses for bundles: jobs are taken in chunks
+// Link signatures checked on worker threads (issue 8): Ed25519 verification was the biggest single
+// cost of an append on the request thread, and batches of 1,000 links spend a fifth of their time in
+// it. The workers are started once, on first use, and unref'd: idle, they keep no process alive. They
+// run src/node/verify-worker.ts, the same code `pop verify` uses for bundles: jobs are taken in chunks
 // from a queue shared through an Atomics counter, one verdict byte per job in shared memory.
 //
-// Small sets are checked inline (a round trip to a worker costs about what one verification does);
-// so is everything when a worker cannot be started or dies, with the error reported once.
+// Big sets are split over every worker. Small sets (a single append's one or two signatures) are
+// gathered for the rest of the event loop's turn and go to one worker together, so that under load
+// one message carries the signatures of every request read in that turn. Even one signature goes:
+// posting it costs the request thread a fraction of checking it (which is ≈ 50 µs), and the request
+// thread is what limits appends; only a single-core machine, where the worker would take the same
+// core, checks small sets inline. Everything is checked inline when a worker cannot be started or
+// dies, with the error reported once.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { Alg } from '../core/signature.js';
@@ -15,7 +20,6 @@ import { startModuleWorker } from './start-worker.js';
 import { nodeVerifier } from './verifier.js';
 import { WORKER_ROLE, type WorkerMessage, type WorkerTask } from './verify-worker.js';
 
-
 const CHUNK = 64;
 
 interface Slot {
@@ -24,28 +28,45 @@ interface Slot {
   pending: (() => void)[];
 }
 
+/** A small set waiting for the end of the turn, and whoever waits for its verdicts. */
+interface Gathered {
+  jobs: readonly LinkSignatureJob[];
+  resolve: (verdicts: boolean[]) => void;
+}
+
 export interface SignaturePoolOptions {
   /** Worker threads (default: the machine's parallelism, at least 1). */
   threads?: number;
-  /** Sets smaller than this are checked inline (default 32). */
+  /**
+   * A turn's gathered signatures fewer than this are checked inline while no worker is busy
+   * (default 1, i.e. never, on a machine with more than one core; 64 on one core).
+   */
   inlineBelow?: number;
+  /** Sets of at least this many signatures are split over every worker (default 64). */
+  splitFrom?: number;
   /** Told once when workers cannot be used; everything is then checked inline. */
   onFallback?: (error: Error) => void;
 }
 
 export class SignaturePool implements PooledVerifier {
-  readonly name = 'node:crypto (worker threads for batches)';
+  readonly name = 'node:crypto (worker threads)';
   readonly #threads: number;
   readonly #inlineBelow: number;
+  readonly #splitFrom: number;
+  /** Small sets gathered in this turn of the event loop (flushed by a setImmediate). */
+  #gathered: Gathered[] = [];
+  #busy = 0;
   readonly #onFallback: ((error: Error) => void) | undefined;
   #slots: Slot[] | undefined;
   #broken = false;
   #checkedOnWorkers = 0;
+  #tasks = 0;
   #closing = false;
 
   constructor(opts: SignaturePoolOptions = {}) {
     this.#threads = Math.max(1, opts.threads ?? availableParallelism());
-    this.#inlineBelow = opts.inlineBelow ?? 32;
+    this.#inlineBelow = opts.inlineBelow ?? (availableParallelism() > 1 ? 1 : CHUNK);
+    this.#splitFrom = opts.splitFrom ?? CHUNK;
     this.#onFallback = opts.onFallback;
   }
 
@@ -53,26 +74,63 @@ export class SignaturePool implements PooledVerifier {
     return nodeVerifier.verify(alg, publicKey, message, signature);
   }
 
-  async verifyLinkSignatures(jobs: readonly LinkSignatureJob[]): Promise<boolean[]> {
-    if (jobs.length < this.#inlineBelow || this.#broken) return jobs.map(inline);
-    const slots = this.#start();
-    if (!slots) return jobs.map(inline);
+  verifyLinkSignatures(jobs: readonly LinkSignatureJob[]): Promise<boolean[]> {
+    if (jobs.length === 0) return Promise.resolve([]);
+    if (this.#broken) return Promise.resolve(jobs.map(inline));
+    if (jobs.length >= this.#splitFrom) {
+      const slots = this.#start();
+      return slots ? this.#onWorkers(jobs, slots, true) : Promise.resolve(jobs.map(inline));
+    }
+    return new Promise((resolve) => {
+      if (this.#gathered.length === 0) setImmediate(() => this.#flush());
+      this.#gathered.push({ jobs, resolve });
+    });
+  }
+
+  /** The turn is over: its small sets go to the least busy worker as one task, or inline when that gains nothing. */
+  #flush(): void {
+    const gathered = this.#gathered;
+    this.#gathered = [];
+    const jobs = gathered.length === 1 ? gathered[0]!.jobs : gathered.flatMap((g) => g.jobs);
+    const slots = this.#broken || (jobs.length < this.#inlineBelow && this.#busy === 0) ? undefined : this.#start();
+    const answer = (verdicts: boolean[]) => {
+      let at = 0;
+      for (const g of gathered) {
+        g.resolve(verdicts.slice(at, at + g.jobs.length));
+        at += g.jobs.length;
+      }
+    };
+    if (!slots) return answer(jobs.map(inline));
+    this.#onWorkers(jobs, slots, false).then(answer, () => answer(jobs.map(inline)));
+  }
+
+  /** One task: split over every worker, or whole to the one with the fewest tasks waiting. */
+  async #onWorkers(jobs: readonly LinkSignatureJob[], slots: Slot[], split: boolean): Promise<boolean[]> {
     const task: WorkerTask = {
       jobs: jobs.map(({ alg, publicKey, linkHash, sig }) => ({ alg, publicKey, linkHash, sig })),
       next: new SharedArrayBuffer(4),
       verdicts: new SharedArrayBuffer(jobs.length),
-      chunk: CHUNK,
+      chunk: split ? CHUNK : jobs.length,
+      quiet: true,
     };
-    const used = slots.slice(0, Math.min(slots.length, Math.ceil(jobs.length / CHUNK)));
-    await Promise.all(
-      used.map(
-        (slot) =>
-          new Promise<void>((resolve) => {
-            slot.pending.push(resolve);
-            slot.worker.postMessage(task);
-          }),
-      ),
-    );
+    const used = split
+      ? slots.slice(0, Math.min(slots.length, Math.ceil(jobs.length / CHUNK)))
+      : [slots.reduce((a, b) => (b.pending.length < a.pending.length ? b : a))];
+    this.#busy++;
+    this.#tasks += used.length;
+    try {
+      await Promise.all(
+        used.map(
+          (slot) =>
+            new Promise<void>((resolve) => {
+              slot.pending.push(resolve);
+              slot.worker.postMessage(task);
+            }),
+        ),
+      );
+    } finally {
+      this.#busy--;
+    }
     const bytes = new Uint8Array(task.verdicts);
     // A job a dead worker took but did not finish is checked here.
     return jobs.map((j, i) => (bytes[i] === 0 ? inline(j) : bytes[i] === 1));
@@ -81,6 +139,11 @@ export class SignaturePool implements PooledVerifier {
   /** Signatures the worker threads have checked so far (for tests and metrics). */
   get checkedOnWorkers(): number {
     return this.#checkedOnWorkers;
+  }
+
+  /** Messages posted to the worker threads so far, one per worker a set went to (for tests and metrics). */
+  get tasksOnWorkers(): number {
+    return this.#tasks;
   }
 
   /** Stops the workers (they are unref'd, so this is only needed to free them early). */
@@ -100,8 +163,8 @@ export class SignaturePool implements PooledVerifier {
         const slot: Slot = { worker: startModuleWorker('verify-worker', { role: WORKER_ROLE }), pending: [] };
         slot.worker.unref();
         slot.worker.on('message', (m: WorkerMessage) => {
+          if (m.checked) this.#checkedOnWorkers += m.checked;
           if ('done' in m) slot.pending.shift()?.();
-          else this.#checkedOnWorkers += m.checked;
         });
         const fail = (e: Error) => {
           // Whatever it had taken is checked inline by the callers it leaves waiting.

@@ -86,7 +86,7 @@ export class SignatureQueue {
         return;
       }
       worker.on('message', (m: WorkerMessage) => {
-        if ('checked' in m) this.#progress(m.checked);
+        if (!('done' in m)) this.#progress(m.checked);
         else {
           settled = true;
           void worker.terminate();

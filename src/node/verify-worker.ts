@@ -20,9 +20,11 @@ export interface WorkerTask {
   next: SharedArrayBuffer;
   verdicts: SharedArrayBuffer;
   chunk: number;
+  /** Report progress only once, with `done` (the service's pool); `pop verify` reports every chunk. */
+  quiet?: boolean;
 }
 
-export type WorkerMessage = { checked: number } | { done: true };
+export type WorkerMessage = { checked: number } | { done: true; checked?: number };
 
 /** workerData of a signature worker: only such a thread serves tasks on its parentPort. */
 export const WORKER_ROLE = 'pop-signature-worker';
@@ -49,6 +51,10 @@ export function drain(task: WorkerTask, onChunk?: (checked: number) => void): nu
 const port = parentPort;
 if (port && (workerData as { role?: unknown } | null)?.role === WORKER_ROLE) {
   port.on('message', (task: WorkerTask) => {
+    if (task.quiet) {
+      port.postMessage({ done: true, checked: drain(task) } satisfies WorkerMessage);
+      return;
+    }
     drain(task, (n) => port.postMessage({ checked: n } satisfies WorkerMessage));
     port.postMessage({ done: true } satisfies WorkerMessage);
   });

@@ -48,7 +48,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       databaseUrl,
       notary,
       cipher: aesGcmCipher(dataKey),
-      // node:crypto; big batches' signatures on worker threads.
+      // libsodium, else node:crypto; on worker threads under load (src/node/signature-pool.ts).
       verifier: signatures,
       limits: config,
       // The app's pool only: the sealer's own lock session has no timeouts (it holds a session-level

@@ -1,5 +1,5 @@
-// Big batches check their signatures on worker threads (src/node/signature-pool.ts, used by
-// src/ledger/links.ts from 64 signatures): the verdicts must be those of node:crypto on the calling
+// Batches check their signatures on worker threads (src/node/signature-pool.ts, used by
+// src/ledger/links.ts for every link): the verdicts must be those of node:crypto on the calling
 // thread, and a refused batch must name the same first failure an in-order check would — a bad
 // signature before a schema error wins, a schema error before a bad signature wins.
 import { randomBytes } from 'node:crypto';
@@ -86,6 +86,41 @@ describe('batch signatures on worker threads', () => {
     expect(r.json['type']).toBe(PROBLEM + 'signature-invalid');
     expect(r.json['index']).toBe(99);
     expect((await svc.request('GET', `/v1/links/${subs[5]!.hash}`)).status).toBe(404);
+  });
+});
+
+describe('single appends on worker threads', () => {
+  test('40 concurrent appends, every fifth badly signed: each answered as alone, the good ones stored, one task for many', async () => {
+    const subs = orders('pool-single', 40);
+    const bodies = subs.map((s, i) => {
+      const b = s.body;
+      return i % 5 === 2 ? { ...b, signatures: [{ ...b.signatures[0]!, sig: flip(b.signatures[0]!.sig) }] } : b;
+    });
+    const onWorkers = pool.checkedOnWorkers;
+    const tasks = pool.tasksOnWorkers;
+    const answers = await Promise.all(bodies.map((body) => svc.request('POST', '/v1/links', { body })));
+    for (const [i, r] of answers.entries()) {
+      if (i % 5 === 2) {
+        expect(r.status, r.body).toBe(422);
+        expect(r.json['type']).toBe(PROBLEM + 'signature-invalid');
+        expect(r.json['index']).toBeUndefined();
+        expect((await svc.request('GET', `/v1/links/${subs[i]!.hash}`)).status).toBe(404);
+      } else {
+        expect(r.status, r.body).toBe(201);
+        expect(r.json['linkHash']).toBe(subs[i]!.hash);
+      }
+    }
+    // A refused link is checked again with its signers read afresh (the cache may be stale): 40 + 8.
+    expect(pool.checkedOnWorkers - onWorkers).toBe(48);
+    expect(pool.tasksOnWorkers - tasks).toBeLessThan(40);
+  });
+
+  test('a schema error and a bad signature in one link: the schema error, as checked in order', async () => {
+    const sub = makeSubmission(svc.parties['customer']!, { step: 'order', mapId: 'pool-single-schema', meta: { currency: 'EUR' }, private: VALID['order']!.private! });
+    const body = { ...sub.body, signatures: [{ ...sub.body.signatures[0]!, sig: flip(sub.body.signatures[0]!.sig) }] };
+    const r = await svc.request('POST', '/v1/links', { body });
+    expect(r.status, r.body).toBe(422);
+    expect(r.json['type']).toBe(PROBLEM + 'schema-violation');
   });
 });
 

@@ -1,0 +1,131 @@
+// The signature pool (src/node/signature-pool.ts) checks single appends' signatures on worker
+// threads: the small sets asked for in one turn of the event loop go to one worker as one task, and
+// every caller gets the verdicts of its own jobs, exactly node:crypto's on the calling thread.
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, test } from 'vitest';
+import { linkMessage, publicKeyFor, secretKeyFrom, sign, toHex } from '../../src/core/index.js';
+import type { Alg } from '../../src/core/signature.js';
+import type { LinkSignatureJob } from '../../src/ledger/ports.js';
+import { SignaturePool } from '../../src/node/signature-pool.js';
+import { nodeVerifier } from '../../src/node/verifier.js';
+
+const ALGS: Alg[] = ['ed25519', 'ecdsa-p256', 'ecdsa-secp256k1'];
+const keys = ALGS.map((alg) => {
+  const secretKey = secretKeyFrom(alg, (n) => randomBytes(n));
+  return { alg, secretKey, publicKey: publicKeyFor(alg, secretKey) };
+});
+
+/** n jobs over every algorithm; the ones `bad` picks carry a signature over another hash. */
+function jobs(n: number, bad: (i: number) => boolean = () => false): LinkSignatureJob[] {
+  return Array.from({ length: n }, (_, i) => {
+    const k = keys[i % keys.length]!;
+    const linkHash = randomBytes(32).toString('hex');
+    const signed = bad(i) ? randomBytes(32).toString('hex') : linkHash;
+    return { alg: k.alg, publicKey: toHex(k.publicKey), linkHash, sig: toHex(sign(k.alg, k.secretKey, linkMessage(signed))) };
+  });
+}
+
+const truth = (js: readonly LinkSignatureJob[]) =>
+  js.map((j) => nodeVerifier.verify(j.alg, Buffer.from(j.publicKey, 'hex'), linkMessage(j.linkHash), Buffer.from(j.sig, 'hex')));
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const pools: SignaturePool[] = [];
+function pool(opts: ConstructorParameters<typeof SignaturePool>[0]): SignaturePool {
+  const p = new SignaturePool(opts);
+  pools.push(p);
+  return p;
+}
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+});
+
+describe('small sets gathered per turn', () => {
+  test('twenty callers in one turn: one task, each answered with its own verdicts', async () => {
+    const p = pool({ threads: 2, inlineBelow: 1 });
+    const sets = Array.from({ length: 20 }, (_, i) => jobs(1 + (i % 3), (j) => (i + j) % 4 === 0));
+    const tasks = p.tasksOnWorkers;
+    const checked = p.checkedOnWorkers;
+    const answers = await Promise.all(sets.map((s) => p.verifyLinkSignatures(s)));
+    expect(answers).toEqual(sets.map(truth));
+    expect(answers.flat()).toContain(false);
+    expect(answers.flat()).toContain(true);
+    expect(p.tasksOnWorkers - tasks).toBe(1);
+    expect(p.checkedOnWorkers - checked).toBe(sets.flat().length);
+  });
+
+  test('callers in different turns: one task per turn', async () => {
+    const p = pool({ threads: 2, inlineBelow: 1 });
+    const tasks = p.tasksOnWorkers;
+    const a = jobs(2, (i) => i === 1);
+    const first = p.verifyLinkSignatures(a);
+    await nextTurn();
+    const b = jobs(3, (i) => i === 0);
+    const second = p.verifyLinkSignatures(b);
+    expect(await first).toEqual([true, false]);
+    expect(await second).toEqual([false, true, true]);
+    expect(p.tasksOnWorkers - tasks).toBe(2);
+  });
+
+  test('a lone signature while the workers are idle is checked inline below inlineBelow', async () => {
+    const p = pool({ threads: 1, inlineBelow: 2 });
+    const one = jobs(1);
+    expect(await p.verifyLinkSignatures(one)).toEqual([true]);
+    expect(p.tasksOnWorkers).toBe(0);
+    expect(p.checkedOnWorkers).toBe(0);
+    // Two in one turn reach the threshold and go to the worker.
+    const [x, y] = await Promise.all([p.verifyLinkSignatures(jobs(1)), p.verifyLinkSignatures(jobs(1, () => true))]);
+    expect([x, y]).toEqual([[true], [false]]);
+    expect(p.tasksOnWorkers).toBe(1);
+    expect(p.checkedOnWorkers).toBe(2);
+  });
+
+  test('below inlineBelow, a lone signature still goes to the worker while it is busy', async () => {
+    const p = pool({ threads: 1, inlineBelow: 2, splitFrom: 64 });
+    const big = jobs(300);
+    const busy = p.verifyLinkSignatures(big); // on the worker
+    const one = jobs(1, () => true);
+    const lone = p.verifyLinkSignatures(one);
+    expect(await lone).toEqual([false]);
+    expect(await busy).toEqual(truth(big));
+    expect(p.tasksOnWorkers).toBe(2);
+    expect(p.checkedOnWorkers).toBe(301);
+  });
+
+  test('no jobs: no task, no turn waited', async () => {
+    const p = pool({ threads: 1, inlineBelow: 1 });
+    expect(await p.verifyLinkSignatures([])).toEqual([]);
+    expect(p.tasksOnWorkers).toBe(0);
+  });
+});
+
+describe('big sets', () => {
+  test('split over every worker, verdicts in order', async () => {
+    const p = pool({ threads: 2, splitFrom: 64 });
+    const big = jobs(200, (i) => i % 7 === 3);
+    const tasks = p.tasksOnWorkers;
+    expect(await p.verifyLinkSignatures(big)).toEqual(truth(big));
+    expect(p.tasksOnWorkers - tasks).toBe(2);
+    expect(p.checkedOnWorkers).toBe(200);
+  });
+});
+
+describe('workers gone', () => {
+  test('closed while a turn’s task is on a worker: what it left is checked inline, same verdicts', async () => {
+    const p = pool({ threads: 1, inlineBelow: 1 });
+    const sets = Array.from({ length: 30 }, (_, i) => jobs(2, (j) => (i + j) % 5 === 0));
+    const answers = Promise.all(sets.map((s) => p.verifyLinkSignatures(s)));
+    await nextTurn(); // the task is posted
+    await p.close();
+    expect(await answers).toEqual(sets.map(truth));
+  });
+
+  test('after close everything is checked inline', async () => {
+    const p = pool({ threads: 1, inlineBelow: 1 });
+    await p.close();
+    const tasks = p.tasksOnWorkers;
+    const js = jobs(5, (i) => i === 2);
+    expect(await p.verifyLinkSignatures(js)).toEqual(truth(js));
+    expect(p.tasksOnWorkers).toBe(tasks);
+  });
+});
