@@ -88,12 +88,18 @@ export interface OpenLoop {
   bodies: Buffer[];
   rate: number;
   seconds: number;
+  /**
+   * Seconds sent at the same rate before the measured ones, not counted: the client opens its
+   * connections then, as a long-running partner's keep-alive client has long since done.
+   */
+  warmS?: number;
   onTick?: (elapsedS: number) => void;
 }
 
 /** Sends bodies[i] at t0 + i/rate; latency = answer time − scheduled time (open loop). */
-export function openLoop(o: OpenLoop): Promise<LoadResult & { sent: number }> {
-  const n = Math.min(o.bodies.length, Math.round(o.rate * o.seconds));
+export function openLoop(o: OpenLoop): Promise<LoadResult & { sent: number; firstCounted: number }> {
+  const warm = Math.round(o.rate * (o.warmS ?? 0));
+  const n = Math.min(o.bodies.length, warm + Math.round(o.rate * o.seconds));
   const interval = 1000 / o.rate;
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
@@ -104,7 +110,7 @@ export function openLoop(o: OpenLoop): Promise<LoadResult & { sent: number }> {
     const t0 = performance.now();
     const finish = () => {
       if (++done < n) return;
-      resolve({ seconds: (performance.now() - t0) / 1000, statuses, errors, latency: percentiles(latencies), sent });
+      resolve({ seconds: (performance.now() - t0) / 1000 - (o.warmS ?? 0), statuses, errors, latency: percentiles(latencies), sent, firstCounted: warm });
     };
     let lastTick = 0;
     const timer = setInterval(() => {
@@ -115,15 +121,18 @@ export function openLoop(o: OpenLoop): Promise<LoadResult & { sent: number }> {
       }
       while (sent < n && t0 + sent * interval <= now) {
         const at = t0 + sent * interval;
+        const counted = sent >= warm;
         o.http.send('POST', o.path, o.bodies[sent++]).then(
           (r) => {
-            const key = String(r.status);
-            statuses[key] = (statuses[key] ?? 0) + 1;
-            if (r.status >= 200 && r.status < 300) latencies.push(performance.now() - at);
+            if (counted) {
+              const key = String(r.status);
+              statuses[key] = (statuses[key] ?? 0) + 1;
+              if (r.status >= 200 && r.status < 300) latencies.push(performance.now() - at);
+            }
             finish();
           },
           () => {
-            errors++;
+            if (counted) errors++;
             finish();
           },
         );

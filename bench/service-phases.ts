@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { Http } from './http.js';
 import { type SignedLink, type Signer, newSigner, signOrders, singleBodies } from './links.js';
-import { type LoadResult, type Percentiles, closedLoop, count, openLoop, percentiles } from './load.js';
+import { type Percentiles, closedLoop, count, openLoop, percentiles } from './load.js';
 import type { Progress } from './progress.js';
 
 const ORDER_TO_CASH = JSON.parse(readFileSync(new URL('../schemas/examples/order-to-cash.json', import.meta.url), 'utf8')) as unknown;
@@ -187,17 +187,20 @@ export interface Latency {
   seal: Percentiles & { links: number; blocks: number };
 }
 
+/** Seconds at the offered rate before the latency is measured (connections opened, JIT warm for this traffic). */
+const LATENCY_WARM_S = 1;
+
 /** Single appends at a fixed offered rate; latency per request and time from acceptance to sealed. */
 export async function latencyAtRate(progress: Progress, o: { url: string; databaseUrl: string; signer: Signer; apiKey: string; rate: number; d: Durations }): Promise<Latency> {
-  const links = await presign(progress, o.signer, 'latency', Math.ceil(o.rate * o.d.latencyS) + 10);
+  const links = await presign(progress, o.signer, 'latency', Math.ceil(o.rate * (o.d.latencyS + LATENCY_WARM_S)) + 10);
   const http = new Http(o.url, o.apiKey, 256);
   const watcher = new SealWatcher(o.databaseUrl);
   await watcher.start();
   try {
-    progress.phase(`appends at ${o.rate}/s (open loop)`, o.d.latencyS, 's');
-    const r: LoadResult & { sent: number } = await openLoop({ http, path: '/v1/links', bodies: singleBodies(links), rate: o.rate, seconds: o.d.latencyS, onTick: (t) => progress.update(t) });
+    progress.phase(`appends at ${o.rate}/s (open loop, ${LATENCY_WARM_S} s not counted first)`, LATENCY_WARM_S + o.d.latencyS, 's');
+    const r = await openLoop({ http, path: '/v1/links', bodies: singleBodies(links), rate: o.rate, seconds: o.d.latencyS, warmS: LATENCY_WARM_S, onTick: (t) => progress.update(t) });
     progress.end(`p99 ${r.latency.p99.toFixed(1)} ms`);
-    const hashes = links.slice(0, r.sent).map((l) => l.hash);
+    const hashes = links.slice(r.firstCounted, r.sent).map((l) => l.hash);
     progress.phase('waiting until they are sealed', hashes.length, 'links');
     const db = new pg.Client({ connectionString: o.databaseUrl });
     await db.connect();
@@ -226,7 +229,7 @@ export async function latencyAtRate(progress: Progress, o: { url: string; databa
       }
       const seal = { ...percentiles(delays), links: delays.length, blocks: blocks.size };
       progress.end(`p99 ${seal.p99.toFixed(0)} ms over ${seal.blocks} blocks`);
-      return { offeredPerSec: o.rate, seconds: r.seconds, sent: r.sent, statuses: r.statuses, errors: r.errors, latency: r.latency, seal };
+      return { offeredPerSec: o.rate, seconds: r.seconds, sent: r.sent - r.firstCounted, statuses: r.statuses, errors: r.errors, latency: r.latency, seal };
     } finally {
       await db.end();
     }
