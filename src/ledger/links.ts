@@ -253,21 +253,22 @@ export class Links {
     // answered without their checks (as the first time), and the signers are read afresh.
     let existing = new Map<string, unknown>();
     let signers = await this.#cachedSigners(signerIds);
+    const acceptedAt = now.toISOString();
     for (let attempt = 0; ; attempt++) {
+      let receipts: Map<string, string>;
       try {
-        await this.#checkAll(prepared, existing, signers, processes, now, at);
+        receipts = await this.#checkAll(prepared, existing, signers, processes, now, acceptedAt, at);
       } catch (e) {
         if (!(e instanceof LedgerError) || attempt > 0) throw e;
         ({ existing, signers } = await this.#lookup(hashes, signerIds));
-        await this.#checkAll(prepared, existing, signers, processes, now, at);
+        receipts = await this.#checkAll(prepared, existing, signers, processes, now, acceptedAt, at);
       }
-      const acceptedAt = now.toISOString();
       const items: AppendItem[] = [];
       const queued = new Set<string>();
       for (const [i, p] of prepared.entries()) {
         if (existing.has(p.hash) || queued.has(p.hash)) continue;
         queued.add(p.hash);
-        items.push(this.#item(p, processes.get(`${p.link.process}@${p.link.processVersion}`), acceptedAt, now, indexed ? i : null));
+        items.push(this.#item(p, processes.get(`${p.link.process}@${p.link.processVersion}`), acceptedAt, receipts.get(p.hash), now, indexed ? i : null));
       }
       try {
         return await this.#finish(prepared, items, existing, processes);
@@ -354,7 +355,7 @@ export class Links {
   }
 
   /** What pop_append (migrations/006_append_groups.sql) needs for one link, receipt signed and private data sealed. */
-  #item(p: Prepared, process: CompiledProcess | undefined, acceptedAt: string, now: Date, index: number | null): AppendItem {
+  #item(p: Prepared, process: CompiledProcess | undefined, acceptedAt: string, receiptSig: string | undefined, now: Date, index: number | null): AppendItem {
     const { link, hash } = p;
     const step = process?.steps.get(link.step);
     let sealed: AppendItem['private'] = null;
@@ -377,7 +378,7 @@ export class Links {
       signatures: p.signatures,
       accepted_at: acceptedAt,
       accepted_ts: now.toISOString(),
-      receipt_sig: this.#deps.notary.sign(receiptMessage(hash, acceptedAt)),
+      receipt_sig: receiptSig ?? this.#deps.notary.sign(receiptMessage(hash, acceptedAt)),
       keys: p.signatures.map((sg) => [sg.signer, sg.keyId]),
       private: sealed,
       starts: (step?.definition.after.length ?? 0) === 0,
@@ -479,7 +480,9 @@ export class Links {
    * refusal wins, as if each link were checked alone. With a PooledVerifier, a first pass assumes
    * every signature valid and records them, the pool checks the recorded ones (on its worker threads
    * under load: src/node/signature-pool.ts), and the links are checked again with the real verdicts
-   * only if one is invalid (so the refusal is the very one an in-order check would give).
+   * only if one is invalid (so the refusal is the very one an in-order check would give). A pool
+   * holding the notary's key signs the receipts (over `acceptedAt`) of links that pass, in the same
+   * trip: answered as link hash → signature (empty otherwise: #item signs).
    */
   async #checkAll(
     prepared: Prepared[],
@@ -487,8 +490,9 @@ export class Links {
     signers: Signers,
     processes: Map<string, CompiledProcess>,
     now: Date,
+    acceptedAt: string,
     at: <T>(i: number, f: () => T) => T,
-  ): Promise<void> {
+  ): Promise<Map<string, string>> {
     const todo = prepared.flatMap((p, i) => (existing.has(p.hash) ? [] : [i]));
     let current = 0;
     const checkUpTo = (verify: VerifyFn, last = Infinity): void => {
@@ -503,7 +507,7 @@ export class Links {
     const pooled = 'verifyLinkSignatures' in verifier ? verifier : undefined;
     if (!pooled) {
       checkUpTo((alg, key, hash, sig) => verifier.verify(alg, fromHex(key), linkMessage(hash), fromHex(sig)));
-      return;
+      return new Map();
     }
     const jobs: LinkSignatureJob[] = [];
     let failedAt = Infinity;
@@ -517,14 +521,20 @@ export class Links {
       refusal = e;
       failedAt = current;
     }
+    // Asked in the same turn as the signatures, so both travel in one task.
+    const toSign = refusal === undefined && pooled.signAsNotary && pooled.notaryPublicKey === this.#deps.notary.publicKey ? [...new Set(todo.map((i) => prepared[i]!.hash))] : [];
+    const signing = toSign.length ? pooled.signAsNotary!(toSign.map((h) => receiptMessage(h, acceptedAt))) : undefined;
     const verdicts = await pooled.verifyLinkSignatures(jobs);
     if (verdicts.every(Boolean)) {
       if (refusal !== undefined) throw refusal;
-      return;
+      const sigs = signing ? await signing : [];
+      return new Map(sigs.map((sig, k) => [toSign[k]!, sig]));
     }
+    await signing; // wasted, but nothing is left running once the request is answered
     const known = new Map(jobs.map((j, k) => [`${j.alg}/${j.publicKey}/${j.linkHash}/${j.sig}`, verdicts[k]!]));
     checkUpTo((alg, key, hash, sig) => known.get(`${alg}/${key}/${hash}/${sig}`) ?? verifier.verify(alg, fromHex(key), linkMessage(hash), fromHex(sig)), failedAt);
     if (refusal !== undefined) throw refusal;
+    return new Map();
   }
 
   #check(p: Prepared, process: CompiledProcess | undefined, signers: Signers, now: Date, verify: VerifyFn): void {

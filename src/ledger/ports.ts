@@ -40,6 +40,10 @@ export interface LinkSignatureJob {
 /** A verifier that can also check many link signatures off the calling thread (src/node/signature-pool.ts). */
 export interface PooledVerifier extends SignatureVerifier {
   verifyLinkSignatures(jobs: readonly LinkSignatureJob[]): Promise<boolean[]>;
+  /** The public key (hex) of the notary key the pool signs with, if it holds one. */
+  readonly notaryPublicKey?: string | undefined;
+  /** The notary's Ed25519 signatures (hex) over `messages`, made off the request thread. */
+  signAsNotary?(messages: readonly Uint8Array[]): Promise<string[]>;
 }
 
 export interface LedgerDeps {

@@ -4,6 +4,7 @@
 // little as it can, so that it starts fast (it is started per verification).
 import { parentPort, workerData } from 'node:worker_threads';
 import { linkMessage } from '../core/signature.js';
+import { ed25519Notary } from './notary.js';
 import { nodeVerifier } from './verifier.js';
 
 /** One link signature with the key the bundle gives for it (core/bundle.ts SignatureJob, without its position). */
@@ -22,12 +23,27 @@ export interface WorkerTask {
   chunk: number;
   /** Report progress only once, with `done` (the service's pool); `pop verify` reports every chunk. */
   quiet?: boolean;
+  /** Messages to sign with the notary's key (the service's pool, whose workers hold it). */
+  notarize?: Uint8Array[];
 }
 
-export type WorkerMessage = { checked: number } | { done: true; checked?: number };
+/** The end of a task: what the worker checked (quiet tasks) and the notary's signatures it made. */
+export interface WorkerDone {
+  done: true;
+  checked?: number;
+  notarySigs?: string[];
+}
+
+export type WorkerMessage = { checked: number } | WorkerDone;
 
 /** workerData of a signature worker: only such a thread serves tasks on its parentPort. */
 export const WORKER_ROLE = 'pop-signature-worker';
+
+/** What a signature worker is started with: the notary's seed, if it is to sign for the notary. */
+export interface WorkerData {
+  role: typeof WORKER_ROLE;
+  notarySeed?: Uint8Array;
+}
 
 /** Takes chunks until none is left; returns how many jobs it checked. Used by the workers and the main thread alike. */
 export function drain(task: WorkerTask, onChunk?: (checked: number) => void): number {
@@ -49,10 +65,15 @@ export function drain(task: WorkerTask, onChunk?: (checked: number) => void): nu
 }
 
 const port = parentPort;
-if (port && (workerData as { role?: unknown } | null)?.role === WORKER_ROLE) {
+const data = workerData as Partial<WorkerData> | null;
+if (port && data?.role === WORKER_ROLE) {
+  const notary = data.notarySeed ? ed25519Notary(Buffer.from(data.notarySeed)) : undefined;
   port.on('message', (task: WorkerTask) => {
     if (task.quiet) {
-      port.postMessage({ done: true, checked: drain(task) } satisfies WorkerMessage);
+      const checked = drain(task);
+      // Without the key (never asked of such a worker) the caller signs what is left unsigned.
+      const notarySigs = notary && task.notarize?.length ? task.notarize.map((m) => notary.sign(m)) : undefined;
+      port.postMessage({ done: true, checked, ...(notarySigs ? { notarySigs } : {}) } satisfies WorkerMessage);
       return;
     }
     drain(task, (n) => port.postMessage({ checked: n } satisfies WorkerMessage));

@@ -43,7 +43,8 @@ export async function startService(config: Config, log: (msg: string) => void = 
     const notarySeed = config.notaryKey ? Buffer.from(config.notaryKey, 'hex') : keyFromFileOrCreate(config.dataDir, 'notary.key', 'notary signing key', log);
     const dataKey = config.dataKey ? Buffer.from(config.dataKey, 'hex') : keyFromFileOrCreate(config.dataDir, 'data.key', 'data encryption key', log);
     const notary = ed25519Notary(notarySeed);
-    const signatures = new SignaturePool({ onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) });
+    // The workers also sign receipts, with the notary's key.
+    const signatures = new SignaturePool({ notarySeed, onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) });
     const { app, ledger, pool: appPool, events } = await buildApp({
       databaseUrl,
       notary,

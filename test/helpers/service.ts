@@ -67,12 +67,13 @@ const ROLES: [string, Alg][] = [
   ['payment-provider', 'ecdsa-secp256k1'],
 ];
 
-export async function startTestService(opts: { parties?: boolean; process?: boolean; verifier?: SignatureVerifier } = {}): Promise<TestService> {
+/** `notarySeed`: the notary's key (default: a fresh one), e.g. the one a pooled verifier signs receipts with. */
+export async function startTestService(opts: { parties?: boolean; process?: boolean; verifier?: SignatureVerifier; notarySeed?: Buffer } = {}): Promise<TestService> {
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
   await migrate(pool);
   await pool.end();
-  const notary = ed25519Notary(randomBytes(32));
+  const notary = ed25519Notary(opts.notarySeed ?? randomBytes(32));
   const clock = { offsetMs: 0 };
   const logs: string[] = [];
   const built = await buildApp({

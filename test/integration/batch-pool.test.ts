@@ -4,7 +4,7 @@
 // signature before a schema error wins, a schema error before a bad signature wins.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { linkMessage, sign, toHex } from '../../src/core/index.js';
+import { linkMessage, receiptMessage, sign, toHex } from '../../src/core/index.js';
 import { SignaturePool } from '../../src/node/signature-pool.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
 import type { LinkSignatureJob } from '../../src/ledger/ports.js';
@@ -15,17 +15,24 @@ const PROBLEM = 'https://proof-of-process.dev/problems/';
 class CountingPool extends SignaturePool {
   calls = 0;
   jobs = 0;
+  notarized = 0;
   override async verifyLinkSignatures(jobs: readonly LinkSignatureJob[]): Promise<boolean[]> {
     this.calls++;
     this.jobs += jobs.length;
     return super.verifyLinkSignatures(jobs);
   }
+  override async signAsNotary(messages: readonly Uint8Array[]): Promise<string[]> {
+    this.notarized += messages.length;
+    return super.signAsNotary(messages);
+  }
 }
 
-const pool = new CountingPool({ threads: 2, inlineBelow: 1 });
+// The pool holds the service's notary key, as `pop serve` sets it up: receipts are signed on the workers.
+const notarySeed = randomBytes(32);
+const pool = new CountingPool({ threads: 2, inlineBelow: 1, notarySeed });
 let svc: TestService;
 beforeAll(async () => {
-  svc = await startTestService({ verifier: pool });
+  svc = await startTestService({ verifier: pool, notarySeed });
 });
 afterAll(async () => {
   await svc?.close();
@@ -35,6 +42,14 @@ afterAll(async () => {
 /** n first steps (`order`) of new maps, signed by the customer (ECDSA P-256). */
 function orders(tag: string, n: number) {
   return Array.from({ length: n }, (_, i) => makeSubmission(svc.parties['customer']!, { step: 'order', mapId: `${tag}-${i}`, ...VALID['order'] }));
+}
+
+/** The acceptance's receipt is the notary's Ed25519 signature over pop:receipt:v1:… (spec §5). */
+function expectReceiptByNotary(acceptance: Record<string, unknown>, notaryPublicKey: string): void {
+  const receipt = acceptance['receipt'] as { linkHash: string; acceptedAt: string; sig: string; notary: { publicKey: string } };
+  expect(receipt.notary.publicKey).toBe(notaryPublicKey);
+  const valid = nodeVerifier.verify('ed25519', Buffer.from(notaryPublicKey, 'hex'), receiptMessage(receipt.linkHash, receipt.acceptedAt), Buffer.from(receipt.sig, 'hex'));
+  expect(valid).toBe(true);
 }
 
 const flip = (hex: string) => hex.replace(/^./, (c) => (c === '0' ? '1' : '0'));
@@ -48,6 +63,10 @@ describe('batch signatures on worker threads', () => {
     expect(r.status, r.body).toBe(201);
     expect(pool.calls).toBe(before + 1);
     expect(pool.checkedOnWorkers - onWorkers).toBe(100); // every signature, on the worker threads
+    // Each link's receipt, signed on a worker, is the notary's over that very link.
+    const accepted = r.json['items'] as Record<string, unknown>[];
+    expect(accepted.map((a) => a['linkHash'])).toEqual(subs.map((s) => s.hash));
+    for (const a of accepted) expectReceiptByNotary(a, svc.notaryPublicKey);
     for (const s of [subs[0]!, subs[57]!, subs[99]!]) expect((await svc.request('GET', `/v1/links/${s.hash}`)).status).toBe(200);
   });
 
@@ -98,6 +117,8 @@ describe('single appends on worker threads', () => {
     });
     const onWorkers = pool.checkedOnWorkers;
     const tasks = pool.tasksOnWorkers;
+    const notarized = pool.notarized;
+    const signedOnWorkers = pool.signedOnWorkers;
     const answers = await Promise.all(bodies.map((body) => svc.request('POST', '/v1/links', { body })));
     for (const [i, r] of answers.entries()) {
       if (i % 5 === 2) {
@@ -108,8 +129,13 @@ describe('single appends on worker threads', () => {
       } else {
         expect(r.status, r.body).toBe(201);
         expect(r.json['linkHash']).toBe(subs[i]!.hash);
+        expectReceiptByNotary(r.json, svc.notaryPublicKey);
       }
     }
+    // Receipts are signed on the workers in the same trip as the signature checks, so before their
+    // verdicts: all 40, and the 8 refused again when they are checked again.
+    expect(pool.notarized - notarized).toBe(48);
+    expect(pool.signedOnWorkers - signedOnWorkers).toBe(48);
     // A refused link is checked again with its signers read afresh (the cache may be stale): 40 + 8.
     expect(pool.checkedOnWorkers - onWorkers).toBe(48);
     expect(pool.tasksOnWorkers - tasks).toBeLessThan(40);
@@ -121,6 +147,25 @@ describe('single appends on worker threads', () => {
     const r = await svc.request('POST', '/v1/links', { body });
     expect(r.status, r.body).toBe(422);
     expect(r.json['type']).toBe(PROBLEM + 'schema-violation');
+  });
+});
+
+describe('receipts', () => {
+  test('a pool holding another key than the notary’s is not asked to sign: receipts by the notary', async () => {
+    const other = new CountingPool({ threads: 1, inlineBelow: 1, notarySeed: randomBytes(32) });
+    const own = await startTestService({ verifier: other });
+    try {
+      const sub = makeSubmission(own.parties['customer']!, { step: 'order', mapId: 'pool-other-notary', ...VALID['order'] });
+      const r = await own.request('POST', '/v1/links', { body: sub.body });
+      expect(r.status, r.body).toBe(201);
+      expect(other.notaryPublicKey).not.toBe(own.notaryPublicKey);
+      expectReceiptByNotary(r.json, own.notaryPublicKey);
+      expect(other.notarized).toBe(0);
+      expect(other.checkedOnWorkers).toBe(1);
+    } finally {
+      await own.close();
+      await other.close();
+    }
   });
 });
 

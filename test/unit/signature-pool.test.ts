@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { linkMessage, publicKeyFor, secretKeyFrom, sign, toHex } from '../../src/core/index.js';
 import type { Alg } from '../../src/core/signature.js';
 import type { LinkSignatureJob } from '../../src/ledger/ports.js';
+import { ed25519Notary } from '../../src/node/notary.js';
 import { SignaturePool } from '../../src/node/signature-pool.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
 
@@ -107,6 +108,49 @@ describe('big sets', () => {
     expect(await p.verifyLinkSignatures(big)).toEqual(truth(big));
     expect(p.tasksOnWorkers - tasks).toBe(2);
     expect(p.checkedOnWorkers).toBe(200);
+  });
+});
+
+describe('signing for the notary', () => {
+  const seed = randomBytes(32);
+  const notary = ed25519Notary(seed);
+  const messages = (n: number) => Array.from({ length: n }, () => new Uint8Array(randomBytes(40)));
+
+  test('on the workers, in the same task as the turn’s checks; the notary’s very bytes', async () => {
+    const p = pool({ threads: 2, inlineBelow: 1, notarySeed: seed });
+    expect(p.notaryPublicKey).toBe(notary.publicKey);
+    const a = messages(3);
+    const b = messages(2);
+    const js = jobs(4, (i) => i === 1);
+    const [sa, verdicts, sb] = await Promise.all([p.signAsNotary(a), p.verifyLinkSignatures(js), p.signAsNotary(b)]);
+    expect(sa).toEqual(a.map((m) => notary.sign(m)));
+    expect(sb).toEqual(b.map((m) => notary.sign(m)));
+    expect(verdicts).toEqual(truth(js));
+    expect(p.tasksOnWorkers).toBe(1);
+    expect(p.signedOnWorkers).toBe(5);
+  });
+
+  test('closed: signed on the calling thread, same bytes', async () => {
+    const p = pool({ threads: 1, inlineBelow: 1, notarySeed: seed });
+    await p.close();
+    const m = messages(2);
+    expect(await p.signAsNotary(m)).toEqual(m.map((x) => notary.sign(x)));
+    expect(p.signedOnWorkers).toBe(0);
+  });
+
+  test('closed while the task is on the worker: whatever it did not sign is signed here', async () => {
+    const p = pool({ threads: 1, inlineBelow: 1, notarySeed: seed });
+    const m = messages(50);
+    const signing = p.signAsNotary(m);
+    await nextTurn();
+    await p.close();
+    expect(await signing).toEqual(m.map((x) => notary.sign(x)));
+  });
+
+  test('a pool without the key refuses to sign and says it has none', async () => {
+    const p = pool({ threads: 1 });
+    expect(p.notaryPublicKey).toBeUndefined();
+    await expect(p.signAsNotary(messages(1))).rejects.toThrow(/no notary key/);
   });
 });
 
