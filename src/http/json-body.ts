@@ -13,7 +13,10 @@ export const MAX_DEPTH = 32;
 /** Members of one object: schemas with thousands of properties are not workflow steps. */
 export const MAX_MEMBERS = 1024;
 
-/** Throws BodyError for duplicate member names or nesting deeper than maxDepth; then JSON.parse. */
+/**
+ * JSON.parse, then throws BodyError for duplicate member names, nesting deeper than maxDepth, an
+ * object of more than MAX_MEMBERS members, or a string holding U+0000 or a lone surrogate.
+ */
 export function parseStrictJson(text: string, maxDepth = MAX_DEPTH): unknown {
   let value: unknown;
   try {
@@ -27,28 +30,35 @@ export function parseStrictJson(text: string, maxDepth = MAX_DEPTH): unknown {
 
 /** One pass over valid JSON text tracking, per open object, the member names seen so far. */
 function scan(text: string, maxDepth: number): void {
-  const stack: (Set<string> | null)[] = []; // a Set for an object, null for an array
+  const stack: (MemberNames | null)[] = []; // the names of an open object, null for an open array
   let expectKey = false;
+  // In valid JSON a backslash occurs only inside a string, so the position of the next one is searched for
+  // once and kept until a string passes it: a string without escapes (hex signatures and hashes) costs
+  // one native search for its closing quote, not a loop over its characters.
+  let backslash = text.indexOf('\\');
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       if (stack.length >= maxDepth) throw new BodyError(`the body is nested deeper than ${maxDepth} levels`);
-      stack.push(c === 0x7b ? new Set() : null);
+      stack.push(c === 0x7b ? new MemberNames() : null);
       expectKey = c === 0x7b;
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       stack.pop();
       expectKey = false;
     } else if (c === 0x2c /* , */) {
-      expectKey = stack[stack.length - 1] instanceof Set;
+      expectKey = stack[stack.length - 1] !== null;
     } else if (c === 0x22 /* " */) {
-      let j = i + 1;
-      let escaped = false;
-      for (; j < text.length; j++) {
-        const d = text.charCodeAt(j);
-        if (d === 0x5c) {
-          j++; // skip the escaped character
-          escaped = true;
-        } else if (d === 0x22) break;
+      let j = text.indexOf('"', i + 1);
+      const escaped = backslash !== -1 && backslash < j;
+      if (escaped) {
+        // From the first backslash on, each one takes the next character with it, so \" does not end the
+        // string. Walked a character at a time: escape-dense text would cost a native search per escape.
+        for (j = backslash; j < text.length; j++) {
+          const d = text.charCodeAt(j);
+          if (d === 0x5c /* \\ */) j++;
+          else if (d === 0x22 /* " */) break;
+        }
+        backslash = text.indexOf('\\', j);
       }
       // A plain value string (no escape) needs no copy: only member names and escaped strings are read.
       if (!escaped && !expectKey) {
@@ -66,13 +76,39 @@ function scan(text: string, maxDepth: number): void {
       if (expectKey) {
         const raw = token;
         const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
-        const seen = stack[stack.length - 1] as Set<string>;
-        if (seen.size >= MAX_MEMBERS) throw new BodyError(`an object in the body has more than ${MAX_MEMBERS} members`);
-        if (seen.has(key)) throw new BodyError(`the body has the member name ${JSON.stringify(key.slice(0, 64))} twice in one object`);
-        seen.add(key);
+        const names = stack[stack.length - 1] as MemberNames;
+        if (names.size >= MAX_MEMBERS) throw new BodyError(`an object in the body has more than ${MAX_MEMBERS} members`);
+        if (!names.add(key)) throw new BodyError(`the body has the member name ${JSON.stringify(key.slice(0, 64))} twice in one object`);
         expectKey = false;
       }
       i = j;
     }
+  }
+}
+
+/**
+ * The member names of one object. Signed objects have a handful of members, and searching a short list
+ * costs less than building a Set for each; past SHORT names a Set keeps a 1024-member object linear.
+ */
+class MemberNames {
+  static readonly SHORT = 16;
+  readonly #list: string[] = [];
+  #set: Set<string> | null = null;
+
+  get size(): number {
+    return this.#set ? this.#set.size : this.#list.length;
+  }
+
+  /** False if the name is already there. */
+  add(name: string): boolean {
+    if (this.#set) {
+      if (this.#set.has(name)) return false;
+      this.#set.add(name);
+    } else {
+      if (this.#list.includes(name)) return false;
+      this.#list.push(name);
+      if (this.#list.length > MemberNames.SHORT) this.#set = new Set(this.#list);
+    }
+    return true;
   }
 }
