@@ -3,9 +3,10 @@
 // advisory lock seals; the lock lives with the holder's session, so when it dies another server
 // takes over at its next poll. A block is mined before its transaction starts, so a crash at any
 // instant leaves either nothing or the whole block; the primary keys refuse a second block at a
-// height or a link sealed twice. Mining runs on worker threads (src/node/pow-pool.ts), never on the
-// request thread; the leader holds them, and losing the lead or stopping cancels the search and
-// terminates them.
+// height or a link sealed twice. The block's tree and its mining run on worker threads
+// (src/node/pow-pool.ts), never on the request thread, which only reads the waiting links (one row
+// of aggregated hex) and commits; the leader holds the threads, and losing the lead or stopping
+// cancels the search and terminates them.
 //
 // The leader reads and commits on its lock's session, never through the application's pool:
 // requests saturating that pool (10 clients, 5 s to wait for one) would time the sealer out, and
@@ -15,16 +16,14 @@
 // sake is retried with the block already mined.
 import pg from 'pg';
 import { fromHex, toHex } from '../core/bytes.js';
-import { type HeaderFields, HEADER_VERSION, blockHash } from '../core/header.js';
+import { HEADER_VERSION, blockHash } from '../core/header.js';
 import { HistoryAccumulator } from '../core/history.js';
-import { LinkTree } from '../core/merkle.js';
 import { blockMessage } from '../core/signature.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { rollback } from '../db/pool.js';
-import { type ChainState, type SealedBlock, commitBlock, loadChainState } from './chain.js';
+import { type ChainState, type SealedBlock, commitBlock, loadChainState, readPending } from './chain.js';
 import type { EventSink, Notary } from './ports.js';
-import { nodeSha256 } from '../node/hash.js';
-import { type PowLease, leasePowPool } from '../node/pow-pool.js';
+import { type BlockFields, type PowLease, leasePowPool } from '../node/pow-pool.js';
 
 export interface SealerOptions {
   databaseUrl: string;
@@ -47,7 +46,7 @@ export interface SealerOptions {
 export interface SealStats {
   height: number;
   links: number;
-  /** Milliseconds awaiting the nonce: the proof-of-work alone, not the rest of the seal. */
+  /** Milliseconds awaiting the nonce: the proof-of-work alone, not the rest of the seal nor the block's tree (built first, on the same thread). */
   powMs: number;
   /** Hashes tried for the nonce (PowResult.tries); the mean at d bits is 2^d. */
   hashes: number;
@@ -214,41 +213,37 @@ export class Sealer {
     // tools) uses the pool.
     const session = this.#session;
     const db = session ?? this.#o.pool;
-    const pending = await db.query<{ seq: string; link_hash: string }>('SELECT seq, link_hash FROM unsealed_links ORDER BY seq LIMIT $1', [this.#o.maxLinks]);
-    if (pending.rows.length === 0) return null;
+    const pending = await readPending(db, this.#o.maxLinks);
+    if (!pending) return null;
     const state = await this.#currentState(db);
-    const tree = new LinkTree(pending.rows.map((r) => fromHex(r.link_hash)), nodeSha256);
-    const fields: HeaderFields = {
+    const block: BlockFields = {
       version: HEADER_VERSION,
       height: state.nextHeight,
       timestamp: this.#o.now().getTime(),
       prevHash: state.tipHash,
-      linksRoot: toHex(tree.root),
-      leafCount: tree.size,
       historyRoot: toHex(state.accumulator.root()),
       difficulty: this.#o.difficulty,
-      nonce: 0,
     };
     const mining = performance.now();
-    const mined = await this.#powLease().mine(fields, this.#abort.signal);
-    const powMs = performance.now() - mining;
+    const mined = await this.#powLease().mine(block, pending.leaves, this.#abort.signal);
+    const powMs = performance.now() - mining - mined.treeMs;
     const hash = toHex(blockHash(mined.header));
     const next = new HistoryAccumulator(state.accumulator.size, state.accumulator.peaks);
     const historyNodes = next.append(fromHex(hash));
+    const { fields } = mined;
     await this.#commit(session, {
-      fields: { ...fields, nonce: mined.nonce },
+      fields,
       header: mined.header,
       hash,
       notaryKeyId: this.#o.notary.keyId,
       notarySig: this.#o.notary.sign(blockMessage(hash)),
-      linkHashes: pending.rows.map((r) => r.link_hash),
-      seqs: pending.rows.map((r) => r.seq),
-      levels: tree.levels(),
+      links: pending,
+      levels: mined.levels,
       historyNodes,
     });
     this.#state = { nextHeight: fields.height + 1, tipHash: hash, accumulator: next };
-    this.#lastSeal = { height: fields.height, links: tree.size, powMs, hashes: mined.tries };
-    this.#o.events.emit({ type: 'block.sealed', height: fields.height, hash, leafCount: tree.size, timestamp: fields.timestamp });
+    this.#lastSeal = { height: fields.height, links: fields.leafCount, powMs, hashes: mined.tries };
+    this.#o.events.emit({ type: 'block.sealed', height: fields.height, hash, leafCount: fields.leafCount, timestamp: fields.timestamp });
     return fields.height;
   }
 

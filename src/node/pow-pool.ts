@@ -1,15 +1,33 @@
 // Proof-of-work off the request thread. Mining on the event loop (core's mine(), in chunks) made
 // requests wait behind 13–18 ms chunks and took 5–11% of the service's busy time (docs/performance.md);
-// here the nonce search runs on worker threads (src/node/pow-worker.ts) and the caller awaits the
-// nonce. One job runs at a time; cancelling (AbortSignal) answers at once and raises a flag the
-// workers read between chunks. Workers are unref'd while idle, so they never keep a process alive,
-// and close() terminates them. When a worker cannot be created (or dies before its first answer)
-// the pool says so once through `log` and mines on the calling thread from then on, as before.
+// here the block's Merkle tree and the nonce search run on worker threads (src/node/pow-worker.ts)
+// and the caller awaits the mined block: building the tree of ~1,500 links on the request thread had
+// stalled it 10–13 ms per block. One job runs at a time; cancelling (AbortSignal) answers at once and
+// raises a flag the workers read between chunks. Workers are unref'd while idle, so they never keep
+// a process alive, and close() terminates them. When a worker cannot be created (or dies before its
+// first answer) the pool says so once through `log` and builds and mines on the calling thread from
+// then on, as before.
 import type { Worker } from 'node:worker_threads';
-import { type HeaderFields, blockHash, encodeHeader, hasProofOfWork } from '../core/header.js';
+import { toHex } from '../core/bytes.js';
+import { type HeaderFields, HEADER_BYTES, ZERO_HASH, blockHash, encodeHeader, hasProofOfWork } from '../core/header.js';
 import { MiningCancelled, mine } from '../core/pow.js';
-import { POW_WORKER_ROLE, type PowReply, type PowTask } from './pow-worker.js';
+import { EMPTY_ROOT } from '../core/rfc6962.js';
+import {
+  type BlockFields,
+  CONTROL_BYTES,
+  POW_WORKER_ROLE,
+  type PowReply,
+  type PowTask,
+  READY,
+  STOP,
+  control,
+  treeBytes,
+  treeLevels,
+  writeTree,
+} from './pow-worker.js';
 import { startModuleWorker } from './start-worker.js';
+
+export type { BlockFields } from './pow-worker.js';
 
 export type PowLog = (msg: string, extra?: Record<string, unknown>) => void;
 
@@ -23,18 +41,36 @@ export interface PowPoolOptions {
   startWorker?: () => Worker;
 }
 
-/** A mined header: the encoded bytes with the nonce found. */
+/** A mined block: its header with the nonce found, and its links' tree. */
 export interface PowResult {
+  /** The block's fields, the tree's root and leaf count, and the nonce found. */
+  fields: HeaderFields;
+  /** The encoded header, nonce included. */
   header: Uint8Array;
-  nonce: number;
+  /** The tree's levels, leaves first, each one's 32-byte hashes concatenated (LinkTree.levels(), packed). */
+  levels: Uint8Array[];
   /** Where the nonce was found: on a worker thread, or on the calling thread (fallback). */
   on: 'worker' | 'main-thread';
   /**
-   * Hashes tried for this header (0 at difficulty 0). Exact on one thread. With n threads the
-   * others are still finishing their chunk when the nonce is answered, so each one that has not
-   * replied yet counts as many as the finder (they search chunk by chunk side by side).
+   * Hashes tried for this header. Exact on one thread. With n threads the others are still
+   * finishing their chunk when the nonce is answered, so each one that has not replied yet counts
+   * as many as the finder (they search chunk by chunk side by side).
    */
   tries: number;
+  /** Milliseconds building the tree (part of the wait for this result, before the search). */
+  treeMs: number;
+}
+
+/** One block's search as the workers share it: the tree's input, and the shared memory they write. */
+interface Search {
+  fields: BlockFields;
+  leaves: Uint8Array;
+  /** treeBytes(n): the levels, written by the builder. */
+  levels: SharedArrayBuffer;
+  /** HEADER_BYTES: the header with the tree's root, written by the builder. */
+  header: SharedArrayBuffer;
+  /** CONTROL_BYTES: the stop and ready flags, the tree's time (src/node/pow-worker.ts control()). */
+  control: SharedArrayBuffer;
 }
 
 type Outcome = { found: number; tries: number } | { cancelled: true } | { failed: Error };
@@ -91,9 +127,16 @@ export class PowPool {
     if (!this.#unavailable) this.#spawn();
   }
 
-  /** Mines `fields` (its nonce is ignored) at its recorded difficulty. Rejects with MiningCancelled when `signal` aborts. */
-  async mine(fields: HeaderFields, signal?: AbortSignal): Promise<PowResult> {
+  /**
+   * Builds the tree of `leaves` (the block's link hashes, 32 bytes each, concatenated in leaf order)
+   * and mines the block whose other header fields are `block`, at its difficulty. Rejects with
+   * MiningCancelled when `signal` aborts.
+   */
+  async mine(block: BlockFields, leaves: Uint8Array, signal?: AbortSignal): Promise<PowResult> {
     if (signal?.aborted) throw new MiningCancelled();
+    if (leaves.length % 32 !== 0) throw new RangeError(`${leaves.length} bytes are not whole 32-byte link hashes`);
+    const n = leaves.length / 32;
+    encodeHeader({ ...block, linksRoot: ZERO_HASH, leafCount: n, nonce: 0 }); // a bad field throws here, not in a worker
     // One job at a time: wait for the previous one (its workers must all have stopped).
     const previous = this.#tail;
     let release!: () => void;
@@ -104,31 +147,48 @@ export class PowPool {
       void previous.then(release);
       throw e;
     }
-    const header = encodeHeader({ ...fields, nonce: 0 });
-    if (fields.difficulty === 0) {
-      release(); // any nonce will do: no thread needed
-      return { header, nonce: 0, on: 'main-thread', tries: 0 };
-    }
     let idle: Promise<void> | undefined; // set when the workers may still be stopping
     let tried = 0; // by workers whose answer was not used
     try {
       const workers = this.#unavailable ? undefined : this.#spawn();
       if (workers) {
-        const { outcome, stopped } = this.#dispatch(workers, header, signal);
+        // The leaves go to the builder in shared memory: the calling thread keeps them for the
+        // fallback, and a Buffer cut from Node's pool would carry the whole pool slab in a copy.
+        const shared = new Uint8Array(new SharedArrayBuffer(leaves.length));
+        shared.set(leaves);
+        const search: Search = {
+          fields: block,
+          leaves: shared,
+          levels: new SharedArrayBuffer(treeBytes(n)),
+          header: new SharedArrayBuffer(HEADER_BYTES),
+          control: new SharedArrayBuffer(CONTROL_BYTES),
+        };
+        // At difficulty 0 the first nonce will do: one thread, as the calling thread would answer.
+        const { outcome, stopped } = this.#dispatch(block.difficulty === 0 ? workers.slice(0, 1) : workers, search, signal);
         const o = await outcome;
         idle = stopped;
         if ('cancelled' in o) throw new MiningCancelled();
         if ('found' in o) {
-          // One hash to check a thread's answer before a notary signs it.
-          const mined = encodeHeader({ ...fields, nonce: o.found });
-          if (hasProofOfWork(blockHash(mined), fields.difficulty)) return { header: mined, nonce: o.found, on: 'worker', tries: o.tries };
+          // The header is encoded again here from the tree's levels, and one hash checks the
+          // thread's answer before a notary signs it.
+          const levels = treeLevels(Buffer.from(search.levels), n);
+          const fields = { ...block, linksRoot: toHex(levels.at(-1) ?? EMPTY_ROOT), leafCount: n, nonce: o.found };
+          const header = encodeHeader(fields);
+          if (hasProofOfWork(blockHash(header), block.difficulty)) {
+            return { fields, header, levels, on: 'worker', tries: o.tries, treeMs: control(search.control).treeMs[0]! };
+          }
           tried = o.tries;
           this.log?.('a proof-of-work worker answered a nonce short of the difficulty; mining this block on the main thread', { nonce: o.found });
         }
       }
-      // Fallback: core's chunked loop on this thread, as the sealer did before workers.
+      // Fallback: the tree and core's chunked loop on this thread, as the sealer did before workers.
+      const began = performance.now();
+      const tree = Buffer.alloc(treeBytes(n));
+      const linksRoot = toHex(writeTree(leaves, tree));
+      const treeMs = performance.now() - began;
+      const fields = { ...block, linksRoot, leafCount: n, nonce: 0 };
       const mined = await mine(fields, { now: () => Date.now(), pause: () => new Promise((r) => setImmediate(r)), chunk: 16_384, ...(signal ? { signal } : {}) });
-      return { header: mined.header, nonce: mined.nonce, on: 'main-thread', tries: tried + mined.tries };
+      return { fields: { ...fields, nonce: mined.nonce }, header: mined.header, levels: treeLevels(tree, n), on: 'main-thread', tries: tried + mined.tries, treeMs };
     } finally {
       if (idle) void idle.then(release);
       else release();
@@ -186,11 +246,10 @@ export class PowPool {
     this.log?.('proof-of-work workers could not start; mining on the main thread', { error: error.message });
   }
 
-  /** Sends the search to every worker. `outcome`: the first answer; `stopped`: every worker is idle again. */
-  #dispatch(workers: Worker[], header: Uint8Array, signal: AbortSignal | undefined): { outcome: Promise<Outcome>; stopped: Promise<void> } {
+  /** Sends the search to every worker, the tree to build to the first. `outcome`: the first answer; `stopped`: every worker is idle again. */
+  #dispatch(workers: Worker[], search: Search, signal: AbortSignal | undefined): { outcome: Promise<Outcome>; stopped: Promise<void> } {
     const id = ++this.#ids;
-    const stop = new SharedArrayBuffer(4);
-    const flag = new Int32Array(stop);
+    const { flags } = control(search.control);
     let waiting = workers.length;
     let tries = 0; // reported by the workers that replied
     let answer!: (o: Outcome) => void;
@@ -213,7 +272,8 @@ export class PowPool {
       answer: (o) => {
         if (answered) return;
         answered = true;
-        Atomics.store(flag, 0, 1);
+        Atomics.store(flags, STOP, 1);
+        Atomics.notify(flags, READY); // the threads still waiting for the tree
         answer(o);
       },
       reply: (r) => {
@@ -231,9 +291,11 @@ export class PowPool {
     };
     this.#job = job;
     signal?.addEventListener('abort', onAbort, { once: true });
+    const { header, control: shared } = search;
     for (const [offset, w] of workers.entries()) {
       w.ref();
-      w.postMessage({ id, header, offset, stride: workers.length, chunk: this.#chunk, stop } satisfies PowTask);
+      const build = offset === 0 ? { build: { fields: search.fields, leaves: search.leaves, levels: search.levels } } : {};
+      w.postMessage({ id, header, ...build, offset, stride: workers.length, chunk: this.#chunk, control: shared } satisfies PowTask);
     }
     return { outcome, stopped: idle };
   }
@@ -259,7 +321,7 @@ function untilAborted(p: Promise<void>, signal: AbortSignal | undefined): Promis
 // are terminated. Idle workers are unref'd, so a lease never released keeps no process alive.
 
 export interface PowLease {
-  mine(fields: HeaderFields, signal?: AbortSignal): Promise<PowResult>;
+  mine(block: BlockFields, leaves: Uint8Array, signal?: AbortSignal): Promise<PowResult>;
   /** Starts the workers ahead of the first job. */
   warm(): void;
   release(): Promise<void>;
@@ -287,7 +349,7 @@ export function leasePowPool(o: { threads?: number; log?: PowLog } = {}): PowLea
   const { pool } = entry;
   let released = false;
   return {
-    mine: (fields, signal) => pool.mine(fields, signal),
+    mine: (block, leaves, signal) => pool.mine(block, leaves, signal),
     warm: () => pool.warm(),
     async release() {
       if (released) return;
