@@ -5,7 +5,7 @@
 // rate option sends each connection's quota in a burst at the start of every second).
 import { performance } from 'node:perf_hooks';
 import autocannon, { type Request } from 'autocannon';
-import type { Http } from './http.js';
+import type { RawHttp } from './raw-http.js';
 
 export interface Percentiles {
   p50: number;
@@ -83,7 +83,7 @@ export function closedLoop(o: ClosedLoop): Promise<LoadResult & { used: number }
 }
 
 export interface OpenLoop {
-  http: Http;
+  http: RawHttp;
   path: string;
   bodies: Buffer[];
   rate: number;
@@ -100,6 +100,7 @@ export interface OpenLoop {
 export function openLoop(o: OpenLoop): Promise<LoadResult & { sent: number; firstCounted: number }> {
   const warm = Math.round(o.rate * (o.warmS ?? 0));
   const n = Math.min(o.bodies.length, warm + Math.round(o.rate * o.seconds));
+  const requests = o.bodies.slice(0, n).map((b) => o.http.build('POST', o.path, b));
   const interval = 1000 / o.rate;
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
@@ -122,7 +123,7 @@ export function openLoop(o: OpenLoop): Promise<LoadResult & { sent: number; firs
       while (sent < n && t0 + sent * interval <= now) {
         const at = t0 + sent * interval;
         const counted = sent >= warm;
-        o.http.send('POST', o.path, o.bodies[sent++]).then(
+        o.http.send(requests[sent++]!).then(
           (r) => {
             if (counted) {
               const key = String(r.status);

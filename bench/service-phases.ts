@@ -8,6 +8,7 @@ import pg from 'pg';
 import { Http } from './http.js';
 import { type SignedLink, type Signer, newSigner, signOrders, singleBodies } from './links.js';
 import { type Percentiles, closedLoop, count, openLoop, percentiles } from './load.js';
+import { RawHttp } from './raw-http.js';
 import type { Progress } from './progress.js';
 
 const ORDER_TO_CASH = JSON.parse(readFileSync(new URL('../schemas/examples/order-to-cash.json', import.meta.url), 'utf8')) as unknown;
@@ -193,7 +194,7 @@ const LATENCY_WARM_S = 1;
 /** Single appends at a fixed offered rate; latency per request and time from acceptance to sealed. */
 export async function latencyAtRate(progress: Progress, o: { url: string; databaseUrl: string; signer: Signer; apiKey: string; rate: number; d: Durations }): Promise<Latency> {
   const links = await presign(progress, o.signer, 'latency', Math.ceil(o.rate * (o.d.latencyS + LATENCY_WARM_S)) + 10);
-  const http = new Http(o.url, o.apiKey, 256);
+  const http = new RawHttp(o.url, o.apiKey);
   const watcher = new SealWatcher(o.databaseUrl);
   await watcher.start();
   try {

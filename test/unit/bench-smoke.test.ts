@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { percentiles } from '../../bench/load.js';
 import { summarize } from '../../bench/profile.js';
+import { ReplyReader } from '../../bench/raw-http.js';
 import { type ChainContext, type Figures, type SealRound, chainEstimate, chainSpread, goals, markdownTable } from '../../bench/report.js';
 
 const figures: Figures = {
@@ -111,5 +112,38 @@ describe('profile summary', () => {
     expect(all.parts).toEqual([{ name: 'intake and proof logic (src/ledger, with the validators it calls)', ms: 4, percent: 100 }]);
     const windowed = summarize(file, { startUs: 2500, endUs: 3500 });
     expect(windowed.totalMs).toBe(1);
+  });
+});
+
+describe("the open loop's HTTP reader", () => {
+  const replies = [
+    'HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"created":1}',
+    'HTTP/1.1 422 Unprocessable Entity\r\nContent-Length: 2\r\nx-a: b\r\n\r\n{}',
+    'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n',
+    'HTTP/1.1 204 No Content\r\n\r\n',
+  ];
+  const stream = Buffer.from(replies.join(''), 'latin1');
+
+  it('reads each response whole, however the bytes are split', () => {
+    for (const size of [1, 2, 3, 7, 16, 64, stream.length]) {
+      const statuses: number[] = [];
+      const reader = new ReplyReader((r) => statuses.push(r.status));
+      for (let at = 0; at < stream.length; at += size) reader.push(stream.subarray(at, at + size));
+      expect(statuses, `chunks of ${size}`).toEqual([201, 422, 200, 204]);
+    }
+  });
+
+  it('waits for the whole body', () => {
+    const statuses: number[] = [];
+    const reader = new ReplyReader((r) => statuses.push(r.status));
+    reader.push(Buffer.from(replies[0]!.slice(0, -1), 'latin1'));
+    expect(statuses).toEqual([]);
+    reader.push(Buffer.from('}', 'latin1'));
+    expect(statuses).toEqual([201]);
+  });
+
+  it('refuses what is not HTTP/1.1', () => {
+    const reader = new ReplyReader(() => {});
+    expect(() => reader.push(Buffer.from('SSH-2.0-OpenSSH\r\n\r\n'))).toThrow(/not an HTTP\/1.1 response/);
   });
 });
