@@ -75,15 +75,21 @@ export interface ServiceOptions {
   appendLog?: boolean;
 }
 
+/**
+ * Node's flags for the service, as `npm start` and the Dockerfile run it (a 64 MiB semi-space: see
+ * docs/performance.md); the ceiling runs with the same, so the two compare like for like.
+ */
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 /** `pop serve` on the given database with every other setting at its default. */
 export function startServiceProcess(o: ServiceOptions): Promise<Child> {
   const env = defaultEnv({ ...o.settings, DATABASE_URL: o.databaseUrl, POP_DATA_DIR: o.dataDir, POP_ADMIN_KEY: o.adminKey, PORT: '0', HOST: '127.0.0.1' });
   const repo = o.repo ?? REPO;
-  return spawnAndWait([...(o.nodeFlags ?? []), '--import', 'tsx', join(repo, 'src/cli/main.ts'), 'serve'], env, join(o.dataDir, 'service.log'), /is listening on (http:\/\/\S+)/, { cwd: repo, append: o.appendLog ?? false });
+  return spawnAndWait([...SERVICE_NODE_FLAGS, ...(o.nodeFlags ?? []), '--import', 'tsx', join(repo, 'src/cli/main.ts'), 'serve'], env, join(o.dataDir, 'service.log'), /is listening on (http:\/\/\S+)/, { cwd: repo, append: o.appendLog ?? false });
 }
 
 /** The bare route of bench/ceiling-server.ts on the same database. */
 export function startCeilingProcess(o: { databaseUrl: string; table: string; publicKey: string; logDir: string; nodeFlags?: string[] }): Promise<Child> {
   const env = defaultEnv({ BENCH_DATABASE_URL: o.databaseUrl, BENCH_TABLE: o.table, BENCH_PUBLIC_KEY: o.publicKey });
-  return spawnAndWait([...(o.nodeFlags ?? []), '--import', 'tsx', join(REPO, 'bench/ceiling-server.ts')], env, join(o.logDir, 'ceiling.log'), /ceiling listening on (http:\/\/\S+)/);
+  return spawnAndWait([...SERVICE_NODE_FLAGS, ...(o.nodeFlags ?? []), '--import', 'tsx', join(REPO, 'bench/ceiling-server.ts')], env, join(o.logDir, 'ceiling.log'), /ceiling listening on (http:\/\/\S+)/);
 }
