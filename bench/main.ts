@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     core: { type: 'boolean', default: false },
     profile: { type: 'string' },
+    rate: { type: 'string' },
     set: { type: 'string', multiple: true, default: [] },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -40,7 +41,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   process.stdout.write(
-    'npm run bench [-- --quick] [--out FILE] [--keep] [--set NAME=VALUE …]\nnpm run bench -- --core [--quick]\nnpm run bench -- --profile append|batch|proof [--quick] [--out DIR] [--set NAME=VALUE …]\n',
+    'npm run bench [-- --quick] [--out FILE] [--keep] [--set NAME=VALUE …]\nnpm run bench -- --core [--quick]\nnpm run bench -- --profile append|batch|proof [--quick] [--out DIR] [--set NAME=VALUE …]\nnpm run bench -- --profile latency --rate N [--quick] [--out DIR] [--set NAME=VALUE …]\n',
   );
   process.exit(0);
 }
@@ -332,7 +333,12 @@ async function main(): Promise<void> {
 if (args.core) {
   await import('./core.js');
 } else if (args.profile !== undefined) {
-  await runProfile(args.profile, args.quick, args.out, progress, settings);
+  const rate = args.rate === undefined ? undefined : Number(args.rate);
+  if (rate !== undefined && !(Number.isInteger(rate) && rate > 0)) {
+    process.stderr.write(`--rate takes a whole number of appends a second, not ${JSON.stringify(args.rate)}\n`);
+    process.exit(2);
+  }
+  await runProfile(args.profile, args.quick, args.out, progress, settings, rate);
 } else {
   await main();
 }

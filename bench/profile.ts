@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { openDatabases } from './database.js';
 import { REPO, startServiceProcess } from './processes.js';
 import type { Progress } from './progress.js';
-import { type Window, batchAppends, durations, proofFetches, saturate, setUp, waitUntilSealed } from './service-phases.js';
+import { type Window, batchAppends, durations, latencyAtRate, monotonicUs, proofFetches, saturate, setUp, waitUntilSealed } from './service-phases.js';
 
 interface CallFrame {
   functionName: string;
@@ -158,8 +158,13 @@ function print(s: ProfileSummary): void {
   table('inclusive time', s.inclusive);
 }
 
-export async function runProfile(kind: string, quick: boolean, outDir: string | undefined, progress: Progress, settings: Record<string, string> = {}): Promise<void> {
-  if (kind !== 'append' && kind !== 'batch' && kind !== 'proof') throw new Error('--profile takes append, batch or proof');
+/**
+ * `append`, `batch`, `proof`: the service at saturation. `latency`: single appends at a fixed
+ * offered `rate` (the open loop of appendP99Ms), where the cost per append is not the saturated one.
+ */
+export async function runProfile(kind: string, quick: boolean, outDir: string | undefined, progress: Progress, settings: Record<string, string> = {}, rate?: number): Promise<void> {
+  if (kind !== 'append' && kind !== 'batch' && kind !== 'proof' && kind !== 'latency') throw new Error('--profile takes append, batch, proof or latency');
+  if (kind === 'latency' && rate === undefined) throw new Error('--profile latency needs --rate N (appends a second)');
   const dir = resolve(outDir ?? mkdtempSync(join(tmpdir(), 'pop-profile-')));
   mkdirSync(dir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'pop-bench-run-'));
@@ -174,7 +179,12 @@ export async function runProfile(kind: string, quick: boolean, outDir: string | 
     try {
       const setup = await setUp(service.url, adminKey);
       const apiKey = await setup.participantKey();
-      if (kind === 'append') {
+      if (kind === 'latency') {
+        const startUs = monotonicUs();
+        const r = await latencyAtRate(progress, { url: service.url, databaseUrl: dbs.url, signer: setup.signer, apiKey, rate: rate!, d });
+        window = { startUs, endUs: monotonicUs() };
+        measured = `single appends at ${rate}/s offered: p50 ${r.latency.p50.toFixed(1)} ms, p99 ${r.latency.p99.toFixed(1)} ms`;
+      } else if (kind === 'append') {
         const r = await saturate(progress, { label: 'appends', url: service.url, path: '/v1/links', signer: setup.signer, apiKey, d });
         window = r.window;
         measured = `single appends: ${r.perSec.toFixed(0)} /s`;

@@ -377,7 +377,8 @@ describe('PowPool', () => {
     expect(niceOf().filter((t) => t.nice === POW_NICE)).toEqual([]);
     const p = pool({ threads: 2 });
     await p.mine(block({ difficulty: 4 }), leavesOf(2));
-    expect(niceOf().filter((t) => t.nice === POW_NICE)).toHaveLength(2);
+    // A thread lowers its priority as it starts, which may be after a sibling found the nonce.
+    await expect.poll(() => niceOf().filter((t) => t.nice === POW_NICE)).toHaveLength(2);
     expect(niceOf().filter((t) => t.nice !== POW_NICE).every((t) => t.nice === mainNice)).toBe(true);
     await p.close();
     await expect.poll(() => niceOf().filter((t) => t.nice === POW_NICE)).toEqual([]);
