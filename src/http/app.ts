@@ -37,7 +37,7 @@ export interface AppOptions {
   cipher: DataCipher;
   verifier: SignatureVerifier;
   /** cacheBytes: the memory for proofs' immutable data (blocks, tree levels, keys, history nodes). */
-  limits: Limits & { bodyLimitBytes: number; rateLimitPerMinute: number; cacheBytes?: number };
+  limits: Limits & { bodyLimitBytes: number; rateLimitPerMinute: number; authFailuresPerMinute?: number; cacheBytes?: number };
   now?: () => Date;
   /** Statement and connection timeouts of the pool (default: 30 s and 5 s, as the service's settings). */
   dbTimeouts?: DbTimeouts;
@@ -157,7 +157,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   app.addHook('onRequest', async (request) => {
     if (/%00/i.test(request.url)) throw new LedgerError('malformed', 'the URL may not contain U+0000');
   });
-  authPlugin(app, ledger.apiKeys);
+  authPlugin(app, ledger.apiKeys, opts.limits.authFailuresPerMinute);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {

@@ -1,5 +1,11 @@
 // Bearer API keys. Every /v1 route declares the roles it admits (route config `roles`); anything
 // else is 401 without a valid key and 403 with the wrong role. Health, metrics and docs are open.
+//
+// The rate limit counts requests per accepted key, so requests with keys nobody issued are bounded
+// here instead: each new one costs a database lookup, and a client inventing keys would otherwise
+// cost one per request without limit. Past `failuresPerMinute` unknown or revoked keys from one
+// client address in a minute, that address gets 429 with Retry-After for any key the service has
+// not just seen valid (a key used within the last seconds still works from there).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor, ApiKeys, Role } from '../ledger/api-keys.js';
 import { refuse } from '../ledger/errors.js';
@@ -18,16 +24,41 @@ export const ALL_ROLES: readonly Role[] = ['admin', 'participant', 'auditor', 'r
 export const ADMIN: readonly Role[] = ['admin'];
 export const WRITERS: readonly Role[] = ['admin', 'participant'];
 
-export function authPlugin(app: FastifyInstance, apiKeys: ApiKeys): void {
+/** Client addresses whose failures are counted at most (then the count starts afresh). */
+const FAILURE_ADDRESSES_MAX = 10_000;
+const WINDOW_MS = 60_000;
+
+export function authPlugin(app: FastifyInstance, apiKeys: ApiKeys, failuresPerMinute = 600): void {
+  const failures = new Map<string, { count: number; resetAt: number }>();
   app.decorateRequest('actor', null);
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const roles = request.routeOptions.config.roles;
     if (roles === undefined) return;
     const header = request.headers.authorization;
     const m = header ? /^Bearer ([\x21-\x7e]{16,256})$/i.exec(header) : null;
     if (!m) refuse('unauthenticated', 'send an API key as "Authorization: Bearer <key>"');
-    const actor = await apiKeys.authenticate(m[1]!);
-    if (!actor) refuse('unauthenticated', 'the API key is unknown or revoked');
+    let actor = apiKeys.cached(m[1]!);
+    if (!actor) {
+      const now = Date.now();
+      const seen = failures.get(request.ip);
+      if (seen && seen.resetAt > now && seen.count >= failuresPerMinute) {
+        const retryS = Math.ceil((seen.resetAt - now) / 1000);
+        reply.header('retry-after', String(retryS));
+        refuse('rate-limited', `more than ${failuresPerMinute} requests a minute with unknown or revoked API keys from this address; retry in ${retryS} s`);
+      }
+      actor = actor === null ? null : await apiKeys.authenticate(m[1]!);
+    }
+    if (!actor) {
+      const now = Date.now();
+      let seen = failures.get(request.ip);
+      if (!seen || seen.resetAt <= now) {
+        if (failures.size >= FAILURE_ADDRESSES_MAX) failures.clear();
+        seen = { count: 0, resetAt: now + WINDOW_MS };
+        failures.set(request.ip, seen);
+      }
+      seen.count++;
+      refuse('unauthenticated', 'the API key is unknown or revoked');
+    }
     if (!roles.includes(actor.role)) refuse('forbidden', `this route is for ${roles.join(', ')}; the key is ${actor.role}`);
     request.actor = actor;
   });

@@ -26,6 +26,13 @@ export class ApiKeys {
     this.#pool = pool;
   }
 
+  /** What the cache knows of a key: its actor, null (unknown or revoked), or undefined (not cached: authenticate looks it up). */
+  cached(secret: string): Actor | null | undefined {
+    if (secret.length < 16 || secret.length > 256) return null;
+    const cached = this.#cache.get(hashSecret(secret));
+    return cached && cached.until > Date.now() ? cached.actor : undefined;
+  }
+
   async authenticate(secret: string): Promise<Actor | null> {
     if (secret.length < 16 || secret.length > 256) return null;
     const hash = hashSecret(secret);

@@ -14,6 +14,8 @@ export interface Config {
   bodyLimitBytes: number;
   batchMax: number;
   rateLimitPerMinute: number;
+  /** Requests with an unknown or revoked API key allowed per client address and minute (each may cost a lookup). */
+  authFailuresPerMinute: number;
   /** Memory for proofs' immutable data (sealed blocks, tree levels, keys, history nodes), in bytes. */
   cacheBytes: number;
   /** PostgreSQL cancels a statement after this long (a client-side limit adds a little slack). */
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: int(env, 'POP_BODY_LIMIT_BYTES', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     batchMax: int(env, 'POP_BATCH_MAX', 1000, 1, 10_000),
     rateLimitPerMinute: int(env, 'POP_RATE_LIMIT_PER_MINUTE', 120_000, 1, 100_000_000),
+    authFailuresPerMinute: int(env, 'POP_AUTH_FAILURES_PER_MINUTE', 600, 1, 100_000_000),
     cacheBytes: int(env, 'POP_CACHE_MB', 64, 0, 65_536) * 1024 * 1024,
     dbStatementTimeoutMs: int(env, 'POP_DB_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
     dbConnectTimeoutMs: int(env, 'POP_DB_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),

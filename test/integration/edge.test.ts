@@ -183,7 +183,7 @@ describe('rate limit, as the app wires it', () => {
       notary: ed25519Notary(randomBytes(32)),
       cipher: aesGcmCipher(randomBytes(32)),
       verifier: nodeVerifier,
-      limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1 << 20, rateLimitPerMinute: 2 },
+      limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1 << 20, rateLimitPerMinute: 2, authFailuresPerMinute: 5 },
     });
     await app.ledger.apiKeys.ensureAdmin(admin);
     url = await app.app.listen({ port: 0, host: '127.0.0.1' });
@@ -235,3 +235,68 @@ describe('rate limit, as the app wires it', () => {
     expect(metrics).toContain('pop_http_requests_total{method="GET",route="/v1/links",status="429"} 1');
   });
 });
+
+describe('requests with unknown keys, per client address', () => {
+  let db: TestDatabase;
+  let app: App;
+  let url: string;
+  const admin = `edge-admin-${randomBytes(8).toString('hex')}`;
+  let lookups = 0;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    await migrate(pool);
+    await pool.end();
+    app = await buildApp({
+      databaseUrl: db.url,
+      notary: ed25519Notary(randomBytes(32)),
+      cipher: aesGcmCipher(randomBytes(32)),
+      verifier: nodeVerifier,
+      limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1 << 20, rateLimitPerMinute: 1_000_000, authFailuresPerMinute: 5 },
+    });
+    await app.ledger.apiKeys.ensureAdmin(admin);
+    const authenticate = app.ledger.apiKeys.authenticate.bind(app.ledger.apiKeys);
+    app.ledger.apiKeys.authenticate = async (secret: string) => {
+      lookups++;
+      return authenticate(secret);
+    };
+    url = await app.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await app?.app.close();
+    await db?.drop();
+  });
+
+  test('five unknown keys a minute are looked up and answered 401; then 429 with Retry-After, nothing looked up; a key just used still works', async () => {
+    expect((await call(url, 'GET', '/v1/links', { key: admin })).status).toBe(200); // now cached as valid
+    const before = lookups;
+    const invented = Array.from({ length: 5 }, (_, i) => `edge-invented-${i}-${randomBytes(8).toString('hex')}`);
+    for (const key of invented) {
+      const r = await call(url, 'GET', '/v1/links', { key });
+      expect(r.status).toBe(401);
+      expect(JSON.parse(r.body)).toMatchObject({ type: `${PROBLEM}unauthenticated` });
+    }
+    expect(lookups - before).toBe(5);
+    // Over the count: a new invented key, and one of the five again (known unknown), both 429.
+    for (const key of [`edge-invented-6-${randomBytes(8).toString('hex')}`, invented[0]!]) {
+      const over = await call(url, 'POST', '/v1/links', { key, body: '{}' });
+      expect(over.status).toBe(429);
+      const retry = valueOf(over, 'retry-after')!;
+      expect(Number(retry)).toBeGreaterThan(0);
+      expect(Number(retry)).toBeLessThanOrEqual(60);
+      expect(valueOf(over, 'content-type')).toBe('application/problem+json; charset=utf-8');
+      const problem = JSON.parse(over.body) as Record<string, unknown>;
+      expect(problem).toMatchObject({ type: `${PROBLEM}rate-limited`, status: 429 });
+      expect(problem['detail']).toBe(`more than 5 requests a minute with unknown or revoked API keys from this address; retry in ${retry} s`);
+      expect(over.body).not.toContain(key); // a key, even an invented one, is never echoed
+    }
+    expect(lookups - before).toBe(5); // no lookup once the address is over
+    expect((await call(url, 'GET', '/v1/links', { key: admin })).status).toBe(200);
+    // Open routes need no key and are not concerned.
+    expect((await call(url, 'GET', '/healthz')).status).toBe(200);
+    // A malformed Authorization header costs no lookup: 401 as before, whatever the count.
+    const malformed = await call(url, 'GET', '/v1/links', { key: 'short' });
+    expect(malformed.status).toBe(401);
+  });
+});
+
