@@ -168,25 +168,30 @@ describe('metrics and the request log', () => {
   });
 });
 
+/** The app on a fresh database with these limits, listening, with an admin key. */
+async function limitedApp(admin: string, limits: { rateLimitPerMinute: number; authFailuresPerMinute: number }): Promise<{ db: TestDatabase; app: App; url: string }> {
+  const db = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  await migrate(pool);
+  await pool.end();
+  const app = await buildApp({
+    databaseUrl: db.url,
+    notary: ed25519Notary(randomBytes(32)),
+    cipher: aesGcmCipher(randomBytes(32)),
+    verifier: nodeVerifier,
+    limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1 << 20, ...limits },
+  });
+  await app.ledger.apiKeys.ensureAdmin(admin);
+  return { db, app, url: await app.app.listen({ port: 0, host: '127.0.0.1' }) };
+}
+
 describe('rate limit, as the app wires it', () => {
   let db: TestDatabase;
   let app: App;
   let url: string;
   const admin = `edge-admin-${randomBytes(8).toString('hex')}`;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
-    await migrate(pool);
-    await pool.end();
-    app = await buildApp({
-      databaseUrl: db.url,
-      notary: ed25519Notary(randomBytes(32)),
-      cipher: aesGcmCipher(randomBytes(32)),
-      verifier: nodeVerifier,
-      limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1 << 20, rateLimitPerMinute: 2, authFailuresPerMinute: 5 },
-    });
-    await app.ledger.apiKeys.ensureAdmin(admin);
-    url = await app.app.listen({ port: 0, host: '127.0.0.1' });
+    ({ db, app, url } = await limitedApp(admin, { rateLimitPerMinute: 2, authFailuresPerMinute: 5 }));
   });
   afterAll(async () => {
     await app?.app.close();
@@ -243,24 +248,12 @@ describe('requests with unknown keys, per client address', () => {
   const admin = `edge-admin-${randomBytes(8).toString('hex')}`;
   let lookups = 0;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
-    await migrate(pool);
-    await pool.end();
-    app = await buildApp({
-      databaseUrl: db.url,
-      notary: ed25519Notary(randomBytes(32)),
-      cipher: aesGcmCipher(randomBytes(32)),
-      verifier: nodeVerifier,
-      limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1 << 20, rateLimitPerMinute: 1_000_000, authFailuresPerMinute: 5 },
-    });
-    await app.ledger.apiKeys.ensureAdmin(admin);
+    ({ db, app, url } = await limitedApp(admin, { rateLimitPerMinute: 1_000_000, authFailuresPerMinute: 5 }));
     const authenticate = app.ledger.apiKeys.authenticate.bind(app.ledger.apiKeys);
     app.ledger.apiKeys.authenticate = async (secret: string) => {
       lookups++;
       return authenticate(secret);
     };
-    url = await app.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {
     await app?.app.close();
