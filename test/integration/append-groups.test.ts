@@ -2,7 +2,7 @@
 // while others are being stored go together in one `pop_append(items, true)` call. The invariants:
 // every link of a group gets the verdict it would get alone, a refused link leaves nothing behind
 // (its checks all come before its writes), and only the link whose data breaks the call sees the
-// error (src/ledger/links.ts #appendGroup retries a group link by link on SQLSTATE classes 22 and 23);
+// error (src/ledger/links.ts #appendGroup retries a group in halves on SQLSTATE classes 22 and 23);
 // any other failure fails the whole group, whose requests may retry since nothing was stored.
 import type { AppendItem } from '../../src/ledger/links.js';
 import { randomBytes } from 'node:crypto';
@@ -381,7 +381,7 @@ describe('single appends through the service', () => {
       ['23503 (class 23: a foreign key)', '23503', (it) => ({ ...it, author: 'nobody' })],
       ['22007 (class 22: a timestamp)', '22007', (it) => ({ ...it, created_at: 'not a time' })],
     ];
-    test.each(dataErrors)("on one link's data, %s: retried link by link, and only that link's request fails", async (_name, code, spoil) => {
+    test.each(dataErrors)("on one link's data, %s: retried in halves, and only that link's request fails", async (_name, code, spoil) => {
       const subs = times(8, (i) => order(`g-data-${code}-${i}`));
       const marked = subs[3]!;
       // The marked link's data is spoilt in every call that holds it: PostgreSQL itself refuses it.
@@ -394,13 +394,16 @@ describe('single appends through the service', () => {
       const failed = calls.slice(from).find((c) => c.hashes.includes(marked.hash))!;
       expect(failed.hashes.length, 'the marked link went in a group').toBeGreaterThan(1);
       expect(failed.error).toBe(code);
-      // Then each of its links alone, in order: only the marked one fails again.
-      const singles = calls.slice(calls.indexOf(failed) + 1).filter((c) => c.hashes.length === 1 && failed.hashes.includes(c.hashes[0]!));
-      expect(singles.map((c) => c.hashes[0])).toEqual(failed.hashes);
-      for (const c of singles) {
-        if (c.hashes[0] === marked.hash) expect(c.error).toBe(code);
-        else expect(c.answers).toEqual([expect.objectContaining({ hash: c.hashes[0], created: true })]);
+      // Then halves of it down to the marked link: every call holding it fails again, every other
+      // stores its links; the marked link ends alone; at most 2·⌈log2 n⌉ calls.
+      const follow = calls.slice(calls.indexOf(failed) + 1).filter((c) => c.hashes.some((h) => failed.hashes.includes(h)));
+      for (const c of follow) {
+        if (c.hashes.includes(marked.hash)) expect(c.error).toBe(code);
+        else expect(c.answers).toEqual(c.hashes.map((hash) => expect.objectContaining({ hash, created: true })));
       }
+      expect(follow.filter((c) => c.hashes.length === 1 && c.hashes[0] === marked.hash)).toHaveLength(1);
+      expect(follow.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(failed.hashes.length)));
+      expect(follow.filter((c) => !c.error).flatMap((c) => c.hashes).sort()).toEqual(failed.hashes.filter((h) => h !== marked.hash).sort());
       // The group's transaction left nothing: each link stored once, by its own call; the marked one not at all.
       const valid = subs.filter((s) => s !== marked).map((s) => s.hash);
       expect(await storedOf(subs.map((s) => s.hash))).toEqual([...valid].sort());
