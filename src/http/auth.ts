@@ -40,25 +40,26 @@ export function authPlugin(app: FastifyInstance, apiKeys: ApiKeys, failuresPerMi
     let actor = apiKeys.cached(m[1]!);
     if (!actor) {
       const now = Date.now();
-      const seen = failures.get(request.ip);
-      if (seen && seen.resetAt > now && seen.count >= failuresPerMinute) {
+      let seen = failures.get(request.ip);
+      if (!seen || seen.resetAt <= now) {
+        if (failures.size >= FAILURE_ADDRESSES_MAX) {
+          for (const [ip, f] of failures) if (f.resetAt <= now) failures.delete(ip);
+          if (failures.size >= FAILURE_ADDRESSES_MAX) failures.clear();
+        }
+        seen = { count: 0, resetAt: now + WINDOW_MS };
+        failures.set(request.ip, seen);
+      }
+      if (seen.count >= failuresPerMinute) {
         const retryS = Math.ceil((seen.resetAt - now) / 1000);
         reply.header('retry-after', String(retryS));
         refuse('rate-limited', `more than ${failuresPerMinute} requests a minute with unknown or revoked API keys from this address; retry in ${retryS} s`);
       }
-      actor = actor === null ? null : await apiKeys.authenticate(m[1]!);
-    }
-    if (!actor) {
-      const now = Date.now();
-      let seen = failures.get(request.ip);
-      if (!seen || seen.resetAt <= now) {
-        if (failures.size >= FAILURE_ADDRESSES_MAX) failures.clear();
-        seen = { count: 0, resetAt: now + WINDOW_MS };
-        failures.set(request.ip, seen);
-      }
+      // Counted before the lookup, so that requests waiting on lookups cannot overshoot; a valid key gives it back.
       seen.count++;
-      refuse('unauthenticated', 'the API key is unknown or revoked');
+      actor = actor === null ? null : await apiKeys.authenticate(m[1]!);
+      if (actor) seen.count--;
     }
+    if (!actor) refuse('unauthenticated', 'the API key is unknown or revoked');
     if (!roles.includes(actor.role)) refuse('forbidden', `this route is for ${roles.join(', ')}; the key is ${actor.role}`);
     request.actor = actor;
   });

@@ -528,6 +528,7 @@ export class Links {
     // Asked in the same turn as the signatures, so both travel in one task.
     const toSign = refusal === undefined && pooled.signAsNotary && pooled.notaryPublicKey === this.#deps.notary.publicKey ? [...new Set(todo.map((i) => prepared[i]!.hash))] : [];
     const signing = toSign.length ? pooled.signAsNotary!(toSign.map((h) => receiptMessage(h, acceptedAt))) : undefined;
+    signing?.catch(() => {}); // awaited below; never left to reject unhandled if the checks throw first
     const verdicts = await pooled.verifyLinkSignatures(jobs);
     if (verdicts.every(Boolean)) {
       if (refusal !== undefined) throw refusal;

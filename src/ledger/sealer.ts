@@ -46,7 +46,7 @@ export interface SealerOptions {
 export interface SealStats {
   height: number;
   links: number;
-  /** Milliseconds awaiting the nonce: the proof-of-work alone, not the rest of the seal nor the block's tree (built first, on the same thread). */
+  /** Milliseconds awaiting the nonce: the proof-of-work (and any wait for the pool), not the rest of the seal nor the block's tree (built first, by one of the pool's threads). */
   powMs: number;
   /** Hashes tried for the nonce (PowResult.tries); the mean at d bits is 2^d. */
   hashes: number;

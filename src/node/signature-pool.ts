@@ -28,7 +28,7 @@ const CHUNK = 64;
 
 interface Slot {
   worker: Worker;
-  /** Tasks posted to this worker, answered in order (a worker drains one task at a time); undefined when it died. */
+  /** Tasks posted to this worker, answered in order (a worker drains one task at a time); each gets its done message, or undefined if the worker died. */
   pending: ((done?: WorkerDone) => void)[];
 }
 
@@ -43,8 +43,8 @@ export interface SignaturePoolOptions {
   /** Worker threads (default: the machine's parallelism, at least 1). */
   threads?: number;
   /**
-   * A turn's gathered signatures fewer than this are checked inline while no worker is busy
-   * (default 1, i.e. never, on a machine with more than one core; 64 on one core).
+   * A turn's gathered jobs (signatures to check plus messages to sign) fewer than this are done
+   * inline while no worker is busy (default 1, i.e. never, on a machine with more than one core; 64 on one core).
    */
   inlineBelow?: number;
   /** Sets of at least this many signatures are split over every worker (default 64). */
@@ -96,7 +96,7 @@ export class SignaturePool implements PooledVerifier {
     if (this.#broken) return Promise.resolve(jobs.map(inline));
     if (jobs.length >= this.#splitFrom) {
       const slots = this.#start();
-      return slots ? this.#onWorkers(jobs, [], slots, true).then((r) => r.verdicts) : Promise.resolve(jobs.map(inline));
+      return slots ? this.#onWorkers(jobs, [], slots, true).then((r) => r.verdicts, () => jobs.map(inline)) : Promise.resolve(jobs.map(inline));
     }
     return new Promise((resolve) => this.#gather({ jobs, notarize: [], resolve: (verdicts) => resolve(verdicts) }));
   }
@@ -159,8 +159,8 @@ export class SignaturePool implements PooledVerifier {
         used.map(
           (slot) =>
             new Promise<WorkerDone | undefined>((resolve) => {
+              slot.worker.postMessage(task); // throws before anything is queued, if it throws
               slot.pending.push(resolve);
-              slot.worker.postMessage(task);
             }),
         ),
       );
@@ -217,6 +217,8 @@ export class SignaturePool implements PooledVerifier {
           if (!this.#broken && !this.#closing) {
             this.#broken = true;
             this.#onFallback?.(e);
+            // Everything is checked inline from now on: the others would only sit there.
+            for (const other of this.#slots ?? []) void other.worker.terminate();
           }
         };
         slot.worker.on('error', fail);

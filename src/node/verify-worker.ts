@@ -1,7 +1,9 @@
-// A worker thread of verifyBundleParallel (src/node/verify-bundle.ts): takes chunks of link
-// signatures from a queue shared with the other workers and the main thread (an Atomics counter),
-// checks them with node:crypto and writes one verdict byte per job into shared memory. It imports as
-// little as it can, so that it starts fast (it is started per verification).
+// A signature worker thread: of verifyBundleParallel (src/node/verify-bundle.ts, `pop verify`,
+// started per verification) and of the service's SignaturePool (src/node/signature-pool.ts,
+// long-lived). It takes chunks of link signatures from a queue shared with the other workers and
+// the main thread (an Atomics counter), checks them (libsodium, else node:crypto) and writes one
+// verdict byte per job into shared memory. A pool's worker may also hold the notary's seed and sign
+// the messages a task carries. It imports as little as it can, so that it starts fast.
 import { parentPort, workerData } from 'node:worker_threads';
 import { linkMessage } from '../core/signature.js';
 import { ed25519Notary } from './notary.js';

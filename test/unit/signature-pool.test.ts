@@ -140,11 +140,14 @@ describe('signing for the notary', () => {
 
   test('closed while the task is on the worker: whatever it did not sign is signed here', async () => {
     const p = pool({ threads: 1, inlineBelow: 1, notarySeed: seed });
-    const m = messages(50);
+    await p.signAsNotary(messages(1)); // the worker is up
+    const m = messages(20_000); // ≈ 0.3 s of signing on the worker
     const signing = p.signAsNotary(m);
-    await nextTurn();
+    await nextTurn(); // posted
+    await new Promise((resolve) => setTimeout(resolve, 20)); // under way
     await p.close();
     expect(await signing).toEqual(m.map((x) => notary.sign(x)));
+    expect(p.signedOnWorkers).toBe(1); // the long task's answer never came: all signed here
   });
 
   test('a pool without the key refuses to sign and says it has none', async () => {
@@ -157,11 +160,16 @@ describe('signing for the notary', () => {
 describe('workers gone', () => {
   test('closed while a turn’s task is on a worker: what it left is checked inline, same verdicts', async () => {
     const p = pool({ threads: 1, inlineBelow: 1 });
-    const sets = Array.from({ length: 30 }, (_, i) => jobs(2, (j) => (i + j) % 5 === 0));
+    await p.verifyLinkSignatures(jobs(1)); // the worker is up
+    const base = jobs(50, (i) => i % 5 === 0);
+    const sets = Array.from({ length: 1000 }, (_, i) => [base[i % 50]!, base[(i * 7 + 1) % 50]!]); // 2,000 checks, ≥ 0.1 s
     const answers = Promise.all(sets.map((s) => p.verifyLinkSignatures(s)));
     await nextTurn(); // the task is posted
+    await new Promise((resolve) => setTimeout(resolve, 20)); // under way
+    const onWorkers = p.checkedOnWorkers;
     await p.close();
     expect(await answers).toEqual(sets.map(truth));
+    expect(p.checkedOnWorkers).toBe(onWorkers); // no answer came from the worker after it was closed
   });
 
   test('after close everything is checked inline', async () => {
