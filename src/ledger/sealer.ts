@@ -13,7 +13,8 @@
 // each time cost it the lead and the block it had mined, for as long as the overload lasts. Nor
 // does a database that is briefly unavailable cost the lead: the lock is given up when its session
 // is lost or for a failure that is not the database's, and a commit that fails for the database's
-// sake is retried with the block already mined.
+// sake is retried with the block already mined (a COMMIT that went through unheard is recognised by
+// the block's own row at its height, and the block announced once).
 import pg from 'pg';
 import { fromHex, toHex } from '../core/bytes.js';
 import { HEADER_VERSION, blockHash } from '../core/header.js';
@@ -259,6 +260,8 @@ export class Sealer {
         await this.#commitOnce(session, block);
         return;
       } catch (e) {
+        // A COMMIT whose answer was lost may have committed: the retry then meets the block's own row.
+        if (attempt > 1 && (e as { code?: string }).code === '23505' && (await this.#isCommitted(session, block).catch(() => false))) return;
         const retry = isDatabaseUnavailable(e) && attempt < COMMIT_ATTEMPTS && this.#session === session && !this.#abort.signal.aborted;
         if (!retry) {
           this.#state = undefined; // someone else may have sealed: re-read the chain
@@ -268,6 +271,12 @@ export class Sealer {
         await this.#sleep(COMMIT_RETRY_MS * attempt);
       }
     }
+  }
+
+  /** Whether the chain holds this very block at its height (not another sealer's). */
+  async #isCommitted(session: pg.Client | undefined, block: SealedBlock): Promise<boolean> {
+    const { rows } = await (session ?? this.#o.pool).query<{ hash: string }>('SELECT hash FROM blocks WHERE height = $1', [block.fields.height]);
+    return rows[0]?.hash === block.hash;
   }
 
   async #commitOnce(session: pg.Client | undefined, block: SealedBlock): Promise<void> {

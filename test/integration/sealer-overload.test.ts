@@ -1,13 +1,14 @@
 // The sealer when the application's pool is saturated or the database fails a commit: the leader
 // reads and commits on its lock's session, so a pool with no free client neither stops it nor costs
 // it the lead; a commit that fails for the database's sake is retried with the block already mined
-// (signed once), and a pool client whose query timed out is destroyed, never handed back busy.
+// (signed once) — and a COMMIT that went through unheard is recognised — and a pool client whose query
+// timed out is destroyed, never handed back busy.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeHeader, fromHex } from '../../src/core/index.js';
 import { hardenPool } from '../../src/db/pool.js';
 import { Sealer } from '../../src/ledger/sealer.js';
-import type { Notary } from '../../src/ledger/ports.js';
+import type { EventSink, LedgerEvent, Notary } from '../../src/ledger/ports.js';
 import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
 
 const SEALER_LOCK = 0x706f7073; // src/ledger/sealer.ts
@@ -35,12 +36,12 @@ function appLikePool(max: number, t: { connectMs: number; statementMs: number })
   return pool;
 }
 
-function sealer(pool: pg.Pool, logs: string[], o: { notary?: Notary; difficulty?: number } = {}): Sealer {
+function sealer(pool: pg.Pool, logs: string[], o: { notary?: Notary; difficulty?: number; events?: EventSink } = {}): Sealer {
   return new Sealer({
     databaseUrl: svc.databaseUrl,
     pool,
     notary: o.notary ?? svc.notary,
-    events: svc.events,
+    events: o.events ?? svc.events,
     maxLinks: 10_000,
     intervalMs: 100,
     difficulty: o.difficulty ?? 8,
@@ -152,6 +153,42 @@ describe('the sealer under overload', () => {
       expect(await sealedCount(hashes)).toBe(2);
     } finally {
       await giveBack();
+      await s.stop();
+      await pool.end();
+    }
+    await expectConsistentChain();
+  });
+
+  test('a COMMIT that committed but whose answer was lost: the retry finds the block its own, sealed once, announced once', async () => {
+    const pool = new pg.Pool({ connectionString: svc.databaseUrl, max: 2 });
+    pool.on('error', () => {});
+    // The first COMMIT goes through on the server, then the client hears only a dropped connection.
+    let lost = false;
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      client.query = ((...args: unknown[]) => {
+        if (lost || args[0] !== 'COMMIT' || args.length !== 1) return query(...args);
+        lost = true;
+        return (query('COMMIT') as Promise<unknown>).then(() => {
+          throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+        });
+      }) as typeof client.query;
+    });
+    const logs: string[] = [];
+    const events: LedgerEvent[] = [];
+    const s = sealer(pool, logs, { events: { emit: (e) => events.push(e) } });
+    try {
+      const hashes = await post(3);
+      const height = await s.sealOnce();
+      expect(lost).toBe(true);
+      expect(height).not.toBeNull();
+      expect(logs.some((l) => l.startsWith('committing a block failed; retrying the same block'))).toBe(true);
+      expect(events.filter((e) => e.type === 'block.sealed')).toEqual([expect.objectContaining({ type: 'block.sealed', height })]);
+      expect(await sealedCount(hashes)).toBe(3);
+      // The sealer goes on from that block: the next one chains on it.
+      await post(1);
+      expect(await s.sealOnce()).toBe(height! + 1);
+    } finally {
       await s.stop();
       await pool.end();
     }
