@@ -23,7 +23,13 @@ import { type Child, REPO, startCeilingProcess, startServiceProcess } from './pr
 import { runProfile } from './profile.js';
 import { Progress } from './progress.js';
 import { CHAIN_LENGTHS, type ChainContext, type ChainEstimate, type Figures, type SealRound, chainEstimate, goals, markdownTable, median } from './report.js';
+import type { CpuShares } from './cpu.js';
 import { BATCH_CONCURRENCY, BATCH_SIZE, CONNECTIONS, batchAppends, durations, latencyAtRate, proofFetches, saturate, setUp, waitUntilSealed } from './service-phases.js';
+
+/** Cores used, as "0.92 / 0.45 / 0.21 / 0.40" (n/a where /proc cannot tell). */
+function coresLine(c: CpuShares): string {
+  return [c.service, c.postgres, c.generator, c.idle].map((v) => (v === null ? 'n/a' : v.toFixed(2))).join(' / ');
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -230,16 +236,16 @@ async function main(): Promise<void> {
     await ddl.end();
     const ceilingServer = await startCeilingProcess({ databaseUrl: dbs.url, table: ceilingTable, publicKey: setup.signer.publicKey, logDir: work });
     children.push(ceilingServer);
-    const ceiling = await saturate(progress, { label: 'ceiling', url: ceilingServer.url, path: '/ceiling', signer: setup.signer, d });
+    const ceiling = await saturate(progress, { label: 'ceiling', url: ceilingServer.url, path: '/ceiling', signer: setup.signer, d, servicePid: ceilingServer.process.pid });
     await ceilingServer.stop();
 
     // 2. Single appends at saturation, 3. at half the ceiling, 4. batches.
-    const append = await saturate(progress, { label: 'appends', url: service.url, path: '/v1/links', signer: setup.signer, apiKey: await setup.participantKey(), d });
+    const append = await saturate(progress, { label: 'appends', url: service.url, path: '/v1/links', signer: setup.signer, apiKey: await setup.participantKey(), d, servicePid: service.process.pid });
     const rate = Math.max(10, Math.round(ceiling.perSec / 2));
-    const latency = await latencyAtRate(progress, { url: service.url, databaseUrl: dbs.url, signer: setup.signer, apiKey: await setup.participantKey(), rate, d });
+    const latency = await latencyAtRate(progress, { url: service.url, databaseUrl: dbs.url, signer: setup.signer, apiKey: await setup.participantKey(), rate, d, servicePid: service.process.pid });
     // Supplementary: the same at half the measured appendPerSec, a load the service can carry.
     const sustainable = Math.max(10, Math.round(append.perSec / 2));
-    const latencyAtHalfAppend = await latencyAtRate(progress, { url: service.url, databaseUrl: dbs.url, signer: setup.signer, apiKey: await setup.participantKey(), rate: sustainable, d: { ...d, latencyS: quick ? 5 : 15 } });
+    const latencyAtHalfAppend = await latencyAtRate(progress, { url: service.url, databaseUrl: dbs.url, signer: setup.signer, apiKey: await setup.participantKey(), rate: sustainable, d: { ...d, latencyS: quick ? 5 : 15 }, servicePid: service.process.pid });
     const batch = await batchAppends(progress, { url: service.url, signer: setup.signer, apiKey: await setup.participantKey(), d });
     await waitUntilSealed(progress, dbs.url);
 
@@ -318,6 +324,7 @@ async function main(): Promise<void> {
       `${m.cores} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node} (OpenSSL ${m.openssl}), ${pgInfo.version.split(' ').slice(0, 2).join(' ')} (synchronous_commit ${pgInfo.synchronousCommit}, fsync ${pgInfo.fsync})`,
       `database: ${dbs.source}; load average ${m.loadAverageAtStart[0]} at the start, ${result.machine.loadAverageAtEnd[0]} at the end; ${result.seconds} s`,
       rev ? `revision ${rev.commit}${rev.uncommittedChanges ? ' with uncommitted changes in src/, schemas/ or migrations/' : ''}` : '',
+      `cores (server / PostgreSQL / load generator / idle): ceiling ${coresLine(ceiling.cpu)}; appends ${coresLine(append.cpu)}; at ${rate}/s ${coresLine(latency.cpu)}; at ${sustainable}/s ${coresLine(latencyAtHalfAppend.cpu)}`,
     ].filter(Boolean);
     process.stdout.write(`\n${command}\n${about.join('\n')}\n\n${markdownTable(figures, chain)}\n\n`);
     if (args.out) {

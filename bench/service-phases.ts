@@ -9,6 +9,7 @@ import { Http } from './http.js';
 import { type SignedLink, type Signer, newSigner, signOrders, singleBodies } from './links.js';
 import { type Percentiles, closedLoop, count, openLoop, percentiles } from './load.js';
 import { RawHttp } from './raw-http.js';
+import { type CpuShares, meterCpu } from './cpu.js';
 import type { Progress } from './progress.js';
 
 const ORDER_TO_CASH = JSON.parse(readFileSync(new URL('../schemas/examples/order-to-cash.json', import.meta.url), 'utf8')) as unknown;
@@ -96,10 +97,12 @@ export interface Saturation {
   /** Links the measured run accepted (201), by hash. */
   hashes: string[];
   window: Window;
+  /** Cores used during the measured run (`servicePid`: whose process is the server's). */
+  cpu: CpuShares;
 }
 
 /** Closed-loop saturation of a single-link POST: a warm-up run, then a measured run. */
-export async function saturate(progress: Progress, o: { label: string; url: string; path: string; signer: Signer; apiKey?: string; d: Durations }): Promise<Saturation> {
+export async function saturate(progress: Progress, o: { label: string; url: string; path: string; signer: Signer; apiKey?: string; d: Durations; servicePid?: number }): Promise<Saturation> {
   const headers = jsonHeaders(o.apiKey);
   const warmLinks = await presign(progress, o.signer, `${o.label}-warm`, 3000 * o.d.warmS + CONNECTIONS * 2 + 1);
   // One request alone first, as a running service has seen one: the service compiles a process
@@ -118,6 +121,7 @@ export async function saturate(progress: Progress, o: { label: string; url: stri
   const links = await presign(progress, o.signer, o.label, Math.ceil(Math.max(warmPerSec, 500) * o.d.saturationS * 1.6) + CONNECTIONS * 2);
   progress.phase(`${o.label}: measuring`, o.d.saturationS, 's');
   const startUs = monotonicUs();
+  const cpu = meterCpu(o.servicePid);
   const r = await closedLoop({
     url: o.url,
     connections: CONNECTIONS,
@@ -129,9 +133,10 @@ export async function saturate(progress: Progress, o: { label: string; url: stri
     onTick: (t, n) => progress.update(t, `${(n / Math.max(t, 0.001)).toFixed(0)} /s`),
   });
   const window = { startUs, endUs: monotonicUs() };
+  const cores = cpu();
   const created = count(r, 201);
   progress.end(`${(created / r.seconds).toFixed(0)} /s`);
-  return { perSec: created / r.seconds, created, seconds: r.seconds, statuses: r.statuses, errors: r.errors, latency: r.latency, warmPerSec, hashes: links.slice(0, r.used).map((l) => l.hash), window };
+  return { perSec: created / r.seconds, created, seconds: r.seconds, statuses: r.statuses, errors: r.errors, latency: r.latency, warmPerSec, hashes: links.slice(0, r.used).map((l) => l.hash), window, cpu: cores };
 }
 
 /** Watches the blocks table and notes when each new block became visible (every 20 ms). */
@@ -186,20 +191,24 @@ export interface Latency {
   errors: number;
   latency: Percentiles;
   seal: Percentiles & { links: number; blocks: number };
+  /** Cores used while the load was offered (the unmeasured first second included). */
+  cpu: CpuShares;
 }
 
 /** Seconds at the offered rate before the latency is measured (connections opened, JIT warm for this traffic). */
 const LATENCY_WARM_S = 1;
 
 /** Single appends at a fixed offered rate; latency per request and time from acceptance to sealed. */
-export async function latencyAtRate(progress: Progress, o: { url: string; databaseUrl: string; signer: Signer; apiKey: string; rate: number; d: Durations }): Promise<Latency> {
+export async function latencyAtRate(progress: Progress, o: { url: string; databaseUrl: string; signer: Signer; apiKey: string; rate: number; d: Durations; servicePid?: number }): Promise<Latency> {
   const links = await presign(progress, o.signer, 'latency', Math.ceil(o.rate * (o.d.latencyS + LATENCY_WARM_S)) + 10);
   const http = new RawHttp(o.url, o.apiKey);
   const watcher = new SealWatcher(o.databaseUrl);
   await watcher.start();
   try {
     progress.phase(`appends at ${o.rate}/s (open loop, ${LATENCY_WARM_S} s not counted first)`, LATENCY_WARM_S + o.d.latencyS, 's');
+    const cpu = meterCpu(o.servicePid);
     const r = await openLoop({ http, path: '/v1/links', bodies: singleBodies(links), rate: o.rate, seconds: o.d.latencyS, warmS: LATENCY_WARM_S, onTick: (t) => progress.update(t) });
+    const cores = cpu();
     progress.end(`p99 ${r.latency.p99.toFixed(1)} ms`);
     const hashes = links.slice(r.firstCounted, r.sent).map((l) => l.hash);
     progress.phase('waiting until they are sealed', hashes.length, 'links');
@@ -230,7 +239,7 @@ export async function latencyAtRate(progress: Progress, o: { url: string; databa
       }
       const seal = { ...percentiles(delays), links: delays.length, blocks: blocks.size };
       progress.end(`p99 ${seal.p99.toFixed(0)} ms over ${seal.blocks} blocks`);
-      return { offeredPerSec: o.rate, seconds: r.seconds, sent: r.sent - r.firstCounted, statuses: r.statuses, errors: r.errors, latency: r.latency, seal };
+      return { offeredPerSec: o.rate, seconds: r.seconds, sent: r.sent - r.firstCounted, statuses: r.statuses, errors: r.errors, latency: r.latency, seal, cpu: cores };
     } finally {
       await db.end();
     }
