@@ -38,14 +38,15 @@ function processTicks(pid: number | string): number | undefined {
   }
 }
 
-function postgresTicks(): number | undefined {
-  let total: number | undefined;
+/** Each PostgreSQL process's ticks by pid (backends come and go: a phase counts the ones alive at its end). */
+function postgresTicks(): Map<string, number> | undefined {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
   } catch {
     return undefined;
   }
+  const out = new Map<string, number>();
   for (const pid of pids) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
@@ -53,9 +54,9 @@ function postgresTicks(): number | undefined {
       continue;
     }
     const t = processTicks(pid);
-    if (t !== undefined) total = (total ?? 0) + t;
+    if (t !== undefined) out.set(pid, t);
   }
-  return total;
+  return out.size ? out : undefined;
 }
 
 /** Idle + iowait ticks of all CPUs, and all ticks. */
@@ -71,7 +72,7 @@ function machineTicks(): { idle: number; all: number } | undefined {
 interface Snapshot {
   at: number;
   service: number | undefined;
-  postgres: number | undefined;
+  postgres: Map<string, number> | undefined;
   generator: number | undefined;
   machine: { idle: number; all: number } | undefined;
 }
@@ -100,6 +101,13 @@ export function meterCpu(servicePid: number | undefined): () => CpuShares {
       const cpus = (end.machine.all - start.machine.all) / clockTick() / seconds;
       idle = ((end.machine.idle - start.machine.idle) / (end.machine.all - start.machine.all)) * cpus;
     }
-    return { seconds, service: cores(start.service, end.service), postgres: cores(start.postgres, end.postgres), generator: cores(start.generator, end.generator), idle };
+    let postgres: number | null = null;
+    if (end.postgres && seconds > 0) {
+      let ticks = 0;
+      // A backend started during the phase counts from zero; one that ended during it is not seen.
+      for (const [pid, t] of end.postgres) ticks += t - (start.postgres?.get(pid) ?? 0);
+      postgres = ticks / clockTick() / seconds;
+    }
+    return { seconds, service: cores(start.service, end.service), postgres, generator: cores(start.generator, end.generator), idle };
   };
 }

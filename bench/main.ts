@@ -24,7 +24,7 @@ import { runProfile } from './profile.js';
 import { Progress } from './progress.js';
 import { CHAIN_LENGTHS, type ChainContext, type ChainEstimate, type Figures, type SealRound, chainEstimate, goals, markdownTable, median } from './report.js';
 import type { CpuShares } from './cpu.js';
-import { BATCH_CONCURRENCY, BATCH_SIZE, CONNECTIONS, batchAppends, durations, latencyAtRate, proofFetches, saturate, setUp, waitUntilSealed } from './service-phases.js';
+import { BATCH_CONCURRENCY, BATCH_SIZE, CONNECTIONS, SATURATION_CONNECTIONS, batchAppends, durations, latencyAtRate, proofFetches, saturateBest, setUp, waitUntilSealed } from './service-phases.js';
 
 /** Cores used, as "0.92 / 0.45 / 0.21 / 0.40" (n/a where /proc cannot tell). */
 function coresLine(c: CpuShares): string {
@@ -236,11 +236,11 @@ async function main(): Promise<void> {
     await ddl.end();
     const ceilingServer = await startCeilingProcess({ databaseUrl: dbs.url, table: ceilingTable, publicKey: setup.signer.publicKey, logDir: work });
     children.push(ceilingServer);
-    const ceiling = await saturate(progress, { label: 'ceiling', url: ceilingServer.url, path: '/ceiling', signer: setup.signer, d, servicePid: ceilingServer.process.pid });
+    const ceiling = await saturateBest(progress, { label: 'ceiling', url: ceilingServer.url, path: '/ceiling', signer: setup.signer, d, servicePid: ceilingServer.process.pid });
     await ceilingServer.stop();
 
     // 2. Single appends at saturation, 3. at half the ceiling, 4. batches.
-    const append = await saturate(progress, { label: 'appends', url: service.url, path: '/v1/links', signer: setup.signer, apiKey: await setup.participantKey(), d, servicePid: service.process.pid });
+    const append = await saturateBest(progress, { label: 'appends', url: service.url, path: '/v1/links', signer: setup.signer, apiKey: await setup.participantKey(), d, servicePid: service.process.pid });
     const rate = Math.max(10, Math.round(ceiling.perSec / 2));
     const latency = await latencyAtRate(progress, { url: service.url, databaseUrl: dbs.url, signer: setup.signer, apiKey: await setup.participantKey(), rate, d, servicePid: service.process.pid });
     // Supplementary: the same at half the measured appendPerSec, a load the service can carry.
@@ -301,7 +301,7 @@ async function main(): Promise<void> {
       settings: {
         service: 'pop serve from src/ (tsx), default settings: pool of 10, LOG_LEVEL info, POP_BLOCK_INTERVAL_MS 1000, POP_BLOCK_MAX_LINKS 10000, POP_POW_BITS 16, rate limit 120,000/min per key',
         changed: Object.keys(settings).length ? settings : 'none',
-        load: `autocannon 8, ${CONNECTIONS} connections, closed loop (saturation, proofs); own open loop at a fixed rate (latency); batches of ${BATCH_SIZE}, ${BATCH_CONCURRENCY} in flight`,
+        load: `autocannon 8, closed loop: saturation at the better of ${SATURATION_CONNECTIONS.join(' and ')} connections, proofs at ${CONNECTIONS}; own open loop at a fixed rate (latency); batches of ${BATCH_SIZE}, ${BATCH_CONCURRENCY} in flight`,
         durations: d,
         chainRounds: chain.rounds,
         chainPowBits: DEFAULT_POW_BITS,
@@ -324,6 +324,7 @@ async function main(): Promise<void> {
       `${m.cores} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node} (OpenSSL ${m.openssl}), ${pgInfo.version.split(' ').slice(0, 2).join(' ')} (synchronous_commit ${pgInfo.synchronousCommit}, fsync ${pgInfo.fsync})`,
       `database: ${dbs.source}; load average ${m.loadAverageAtStart[0]} at the start, ${result.machine.loadAverageAtEnd[0]} at the end; ${result.seconds} s`,
       rev ? `revision ${rev.commit}${rev.uncommittedChanges ? ' with uncommitted changes in src/, schemas/ or migrations/' : ''}` : '',
+      `saturation at ${SATURATION_CONNECTIONS.join(' / ')} connections: ceiling ${SATURATION_CONNECTIONS.map((c) => ceiling.perSecByConnections[c]!.toFixed(0)).join(' / ')} /s; appends ${SATURATION_CONNECTIONS.map((c) => append.perSecByConnections[c]!.toFixed(0)).join(' / ')} /s (each figure takes the better)`,
       `cores (server / PostgreSQL / load generator / idle): ceiling ${coresLine(ceiling.cpu)}; appends ${coresLine(append.cpu)}; at ${rate}/s ${coresLine(latency.cpu)}; at ${sustainable}/s ${coresLine(latencyAtHalfAppend.cpu)}`,
     ].filter(Boolean);
     process.stdout.write(`\n${command}\n${about.join('\n')}\n\n${markdownTable(figures, chain)}\n\n`);

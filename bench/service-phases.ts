@@ -15,6 +15,12 @@ import type { Progress } from './progress.js';
 const ORDER_TO_CASH = JSON.parse(readFileSync(new URL('../schemas/examples/order-to-cash.json', import.meta.url), 'utf8')) as unknown;
 
 export const CONNECTIONS = 50;
+/**
+ * Saturation is each server's better run of these many connections: the bare route is bound by its
+ * one thread from 50 on, while the service, whose requests pass a worker thread and a group commit,
+ * left half a core idle at 50 and needed ≈ 100 to reach its own limit (docs/performance.md).
+ */
+export const SATURATION_CONNECTIONS = [50, 100] as const;
 export const BATCH_SIZE = 1000;
 export const BATCH_CONCURRENCY = 2;
 
@@ -99,12 +105,14 @@ export interface Saturation {
   window: Window;
   /** Cores used during the measured run (`servicePid`: whose process is the server's). */
   cpu: CpuShares;
+  connections: number;
 }
 
 /** Closed-loop saturation of a single-link POST: a warm-up run, then a measured run. */
-export async function saturate(progress: Progress, o: { label: string; url: string; path: string; signer: Signer; apiKey?: string; d: Durations; servicePid?: number }): Promise<Saturation> {
+export async function saturate(progress: Progress, o: { label: string; url: string; path: string; signer: Signer; apiKey?: string; d: Durations; servicePid?: number; connections?: number }): Promise<Saturation> {
   const headers = jsonHeaders(o.apiKey);
-  const warmLinks = await presign(progress, o.signer, `${o.label}-warm`, 3000 * o.d.warmS + CONNECTIONS * 2 + 1);
+  const connections = o.connections ?? CONNECTIONS;
+  const warmLinks = await presign(progress, o.signer, `${o.label}-warm`, 3000 * o.d.warmS + connections * 2 + 1);
   // One request alone first, as a running service has seen one: the service compiles a process
   // version's step schemas on first use without single-flight, so N concurrent first requests
   // compile it N times (measured: ~0.3 s each, on the event loop). docs/performance.md has it.
@@ -114,17 +122,17 @@ export async function saturate(progress: Progress, o: { label: string; url: stri
   prime.close();
   if (first.status !== 201) throw new Error(`${o.label}: the first request answered ${first.status} ${first.body.slice(0, 300)}`);
   progress.phase(`${o.label}: warm-up`, o.d.warmS, 's');
-  const warm = await closedLoop({ url: o.url, connections: CONNECTIONS, seconds: o.d.warmS, headers, method: 'POST', path: o.path, bodies, onTick: (t) => progress.update(t) });
+  const warm = await closedLoop({ url: o.url, connections, seconds: o.d.warmS, headers, method: 'POST', path: o.path, bodies, onTick: (t) => progress.update(t) });
   const warmPerSec = count(warm, 201) / warm.seconds;
   progress.end(`${warmPerSec.toFixed(0)} /s`);
   // Enough links for 1.6× the warm-up rate (at least 500/s) over the measured run.
-  const links = await presign(progress, o.signer, o.label, Math.ceil(Math.max(warmPerSec, 500) * o.d.saturationS * 1.6) + CONNECTIONS * 2);
+  const links = await presign(progress, o.signer, o.label, Math.ceil(Math.max(warmPerSec, 500) * o.d.saturationS * 1.6) + connections * 2);
   progress.phase(`${o.label}: measuring`, o.d.saturationS, 's');
   const startUs = monotonicUs();
   const cpu = meterCpu(o.servicePid);
   const r = await closedLoop({
     url: o.url,
-    connections: CONNECTIONS,
+    connections,
     seconds: o.d.saturationS,
     headers,
     method: 'POST',
@@ -136,7 +144,19 @@ export async function saturate(progress: Progress, o: { label: string; url: stri
   const cores = cpu();
   const created = count(r, 201);
   progress.end(`${(created / r.seconds).toFixed(0)} /s`);
-  return { perSec: created / r.seconds, created, seconds: r.seconds, statuses: r.statuses, errors: r.errors, latency: r.latency, warmPerSec, hashes: links.slice(0, r.used).map((l) => l.hash), window, cpu: cores };
+  return { perSec: created / r.seconds, created, seconds: r.seconds, statuses: r.statuses, errors: r.errors, latency: r.latency, warmPerSec, hashes: links.slice(0, r.used).map((l) => l.hash), window, cpu: cores, connections };
+}
+
+/** saturate() at each of SATURATION_CONNECTIONS; the run with the most answers a second, and every rate. */
+export async function saturateBest(progress: Progress, o: Parameters<typeof saturate>[1]): Promise<Saturation & { perSecByConnections: Record<number, number> }> {
+  let best: Saturation | undefined;
+  const perSecByConnections: Record<number, number> = {};
+  for (const connections of SATURATION_CONNECTIONS) {
+    const r = await saturate(progress, { ...o, label: `${o.label}-${connections}c`, connections }); // the label names maps: no spaces
+    perSecByConnections[connections] = r.perSec;
+    if (!best || r.perSec > best.perSec) best = r;
+  }
+  return { ...best!, perSecByConnections };
 }
 
 /** Watches the blocks table and notes when each new block became visible (every 20 ms). */
