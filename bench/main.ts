@@ -20,7 +20,7 @@ import { bundleFile, downloadBundle, verifyBundle, type VerifyOutcome } from './
 import { DEFAULT_POW_BITS, type SeededChain, seedChain } from './chain.js';
 import { type BenchDatabases, type Fresh, openDatabases, postgresInfo } from './database.js';
 import { type Child, REPO, startCeilingProcess, startServiceProcess } from './processes.js';
-import { runProfile } from './profile.js';
+import { PROFILE_KINDS, runProfile } from './profile.js';
 import { Progress } from './progress.js';
 import { CHAIN_LENGTHS, type ChainContext, type ChainEstimate, type Figures, type SealRound, chainEstimate, goals, markdownTable, median } from './report.js';
 import type { CpuShares } from './cpu.js';
@@ -341,12 +341,18 @@ async function main(): Promise<void> {
 if (args.core) {
   await import('./core.js');
 } else if (args.profile !== undefined) {
-  const rate = args.rate === undefined ? undefined : Number(args.rate);
-  if (rate !== undefined && !(Number.isInteger(rate) && rate > 0)) {
-    process.stderr.write(`--rate takes a whole number of appends a second, not ${JSON.stringify(args.rate)}\n`);
+  const usage = (message: string): never => {
+    process.stderr.write(`${message}\n`);
     process.exit(2);
-  }
+  };
+  if (!PROFILE_KINDS.includes(args.profile as (typeof PROFILE_KINDS)[number])) usage(`--profile takes ${PROFILE_KINDS.join(', ')}, not ${JSON.stringify(args.profile)}`);
+  const rate = args.rate === undefined ? undefined : Number(args.rate);
+  if (rate !== undefined && !(Number.isInteger(rate) && rate > 0)) usage(`--rate takes a whole number of appends a second, not ${JSON.stringify(args.rate)}`);
+  if ((args.profile === 'latency') !== (rate !== undefined)) usage('--rate N goes with --profile latency, and only with it');
   await runProfile(args.profile, args.quick, args.out, progress, settings, rate);
+} else if (args.rate !== undefined) {
+  process.stderr.write('--rate N goes with --profile latency, and only with it\n');
+  process.exit(2);
 } else {
   await main();
 }

@@ -158,12 +158,14 @@ function print(s: ProfileSummary): void {
   table('inclusive time', s.inclusive);
 }
 
+export const PROFILE_KINDS = ['append', 'batch', 'proof', 'latency'] as const;
+
 /**
  * `append`, `batch`, `proof`: the service at saturation. `latency`: single appends at a fixed
  * offered `rate` (the open loop of appendP99Ms), where the cost per append is not the saturated one.
  */
 export async function runProfile(kind: string, quick: boolean, outDir: string | undefined, progress: Progress, settings: Record<string, string> = {}, rate?: number): Promise<void> {
-  if (kind !== 'append' && kind !== 'batch' && kind !== 'proof' && kind !== 'latency') throw new Error('--profile takes append, batch, proof or latency');
+  if (!PROFILE_KINDS.includes(kind as (typeof PROFILE_KINDS)[number])) throw new Error(`--profile takes ${PROFILE_KINDS.join(', ')}`);
   if (kind === 'latency' && rate === undefined) throw new Error('--profile latency needs --rate N (appends a second)');
   const dir = resolve(outDir ?? mkdtempSync(join(tmpdir(), 'pop-profile-')));
   mkdirSync(dir, { recursive: true });
