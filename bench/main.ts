@@ -24,7 +24,7 @@ import { PROFILE_KINDS, runProfile } from './profile.js';
 import { Progress } from './progress.js';
 import { CHAIN_LENGTHS, type ChainContext, type ChainEstimate, type Figures, type SealRound, chainEstimate, goals, markdownTable, median } from './report.js';
 import type { CpuShares } from './cpu.js';
-import { BATCH_CONCURRENCY, BATCH_SIZE, CONNECTIONS, SATURATION_CONNECTIONS, batchAppends, durations, latencyAtRate, proofFetches, saturateBest, setUp, waitUntilSealed } from './service-phases.js';
+import { BATCH_CONCURRENCY, BATCH_SIZE, CONNECTIONS, SATURATION_CONNECTIONS, bareLatencyAtRate, batchAppends, durations, latencyAtRate, proofFetches, saturateBest, setUp, waitUntilSealed } from './service-phases.js';
 
 /** Cores used, as "0.92 / 0.45 / 0.21 / 0.40" (n/a where /proc cannot tell). */
 function coresLine(c: CpuShares): string {
@@ -237,11 +237,13 @@ async function main(): Promise<void> {
     const ceilingServer = await startCeilingProcess({ databaseUrl: dbs.url, table: ceilingTable, publicKey: setup.signer.publicKey, logDir: work });
     children.push(ceilingServer);
     const ceiling = await saturateBest(progress, { label: 'ceiling', url: ceilingServer.url, path: '/ceiling', signer: setup.signer, d, servicePid: ceilingServer.process.pid });
+    // The appends' latency is measured at half the ceiling: the bare route at that same load first.
+    const rate = Math.max(10, Math.round(ceiling.perSec / 2));
+    const ceilingLatency = await bareLatencyAtRate(progress, { url: ceilingServer.url, signer: setup.signer, rate, d, servicePid: ceilingServer.process.pid });
     await ceilingServer.stop();
 
     // 2. Single appends at saturation, 3. at half the ceiling, 4. batches.
     const append = await saturateBest(progress, { label: 'appends', url: service.url, path: '/v1/links', signer: setup.signer, apiKey: await setup.participantKey(), d, servicePid: service.process.pid });
-    const rate = Math.max(10, Math.round(ceiling.perSec / 2));
     const latency = await latencyAtRate(progress, { url: service.url, databaseUrl: dbs.url, signer: setup.signer, apiKey: await setup.participantKey(), rate, d, servicePid: service.process.pid });
     // Supplementary: the same at half the measured appendPerSec, a load the service can carry.
     const sustainable = Math.max(10, Math.round(append.perSec / 2));
@@ -283,6 +285,7 @@ async function main(): Promise<void> {
       appendPerSec: append.perSec,
       batchAppendPerSec: batch.perSec,
       appendP99Ms: latency.latency.p99,
+      ceilingP99Ms: ceilingLatency.latency.p99,
       sealP99Ms: latency.seal.p99,
       proofFetchPerSec: proofs.perSec,
       verifyBundleLinksPerSec: verify.available ? (verify.ok ? verify.linksPerSec : null) : 'not available',
@@ -310,6 +313,7 @@ async function main(): Promise<void> {
       goals: goals(figures, chain),
       details: {
         ceiling: strip(ceiling),
+        ceilingLatency,
         append: strip(append),
         latency,
         latencyAtHalfAppend,
@@ -325,7 +329,8 @@ async function main(): Promise<void> {
       `database: ${dbs.source}; load average ${m.loadAverageAtStart[0]} at the start, ${result.machine.loadAverageAtEnd[0]} at the end; ${result.seconds} s`,
       rev ? `revision ${rev.commit}${rev.uncommittedChanges ? ' with uncommitted changes in src/, schemas/ or migrations/' : ''}` : '',
       `saturation at ${SATURATION_CONNECTIONS.join(' / ')} connections: ceiling ${SATURATION_CONNECTIONS.map((c) => ceiling.perSecByConnections[c]!.toFixed(0)).join(' / ')} /s; appends ${SATURATION_CONNECTIONS.map((c) => append.perSecByConnections[c]!.toFixed(0)).join(' / ')} /s (each figure takes the better)`,
-      `cores (server / PostgreSQL / load generator / idle): ceiling ${coresLine(ceiling.cpu)}; appends ${coresLine(append.cpu)}; at ${rate}/s ${coresLine(latency.cpu)}; at ${sustainable}/s ${coresLine(latencyAtHalfAppend.cpu)}`,
+      `at ${rate}/s offered (open loop): ceiling p50 ${ceilingLatency.latency.p50.toFixed(1)} / p90 ${ceilingLatency.latency.p90.toFixed(1)} / p99 ${ceilingLatency.latency.p99.toFixed(1)} ms; appends p50 ${latency.latency.p50.toFixed(1)} / p90 ${latency.latency.p90.toFixed(1)} / p99 ${latency.latency.p99.toFixed(1)} ms`,
+      `cores (server / PostgreSQL / load generator / idle): ceiling ${coresLine(ceiling.cpu)}; ceiling at ${rate}/s ${coresLine(ceilingLatency.cpu)}; appends ${coresLine(append.cpu)}; at ${rate}/s ${coresLine(latency.cpu)}; at ${sustainable}/s ${coresLine(latencyAtHalfAppend.cpu)}`,
     ].filter(Boolean);
     process.stdout.write(`\n${command}\n${about.join('\n')}\n\n${markdownTable(figures, chain)}\n\n`);
     if (args.out) {

@@ -58,11 +58,12 @@ export class RawHttp {
   readonly #all = new Set<Conn>();
   readonly #head: string;
 
-  constructor(base: string, apiKey: string) {
+  /** Without an API key the requests carry no Authorization header (the bare route has no auth). */
+  constructor(base: string, apiKey?: string) {
     const url = new URL(base);
     this.#host = url.hostname;
     this.#port = Number(url.port);
-    this.#head = `Host: ${url.host}\r\nAuthorization: Bearer ${apiKey}\r\nContent-Type: application/json\r\n`;
+    this.#head = `Host: ${url.host}\r\n${apiKey === undefined ? '' : `Authorization: Bearer ${apiKey}\r\n`}Content-Type: application/json\r\n`;
   }
 
   /** One request, built whole: send it with `send`. */

@@ -203,20 +203,44 @@ class SealWatcher {
   }
 }
 
-export interface Latency {
+/** An open loop's outcome: what was offered and answered, the latency of the answers, the cores used. */
+export interface OpenLoopLatency {
   offeredPerSec: number;
   seconds: number;
   sent: number;
   statuses: Record<string, number>;
   errors: number;
   latency: Percentiles;
-  seal: Percentiles & { links: number; blocks: number };
   /** Cores used while the load was offered (the unmeasured first second included). */
   cpu: CpuShares;
 }
 
+export interface Latency extends OpenLoopLatency {
+  seal: Percentiles & { links: number; blocks: number };
+}
+
 /** Seconds at the offered rate before the latency is measured (connections opened, JIT warm for this traffic). */
 const LATENCY_WARM_S = 1;
+
+/**
+ * The bare route (bench/ceiling-server.ts) at a fixed offered rate, the same open loop and bodies as
+ * the appends' latency: what the machine gives the irreducible work at that load, so the service's
+ * tail can be read against it (the trust's cost in latency, not only in throughput).
+ */
+export async function bareLatencyAtRate(progress: Progress, o: { url: string; signer: Signer; rate: number; d: Durations; servicePid?: number }): Promise<OpenLoopLatency> {
+  const links = await presign(progress, o.signer, 'ceiling latency', Math.ceil(o.rate * (o.d.latencyS + LATENCY_WARM_S)) + 10);
+  const http = new RawHttp(o.url);
+  try {
+    progress.phase(`ceiling at ${o.rate}/s (open loop, ${LATENCY_WARM_S} s not counted first)`, LATENCY_WARM_S + o.d.latencyS, 's');
+    const cpu = meterCpu(o.servicePid);
+    const r = await openLoop({ http, path: '/ceiling', bodies: singleBodies(links), rate: o.rate, seconds: o.d.latencyS, warmS: LATENCY_WARM_S, onTick: (t) => progress.update(t) });
+    const cores = cpu();
+    progress.end(`p99 ${r.latency.p99.toFixed(1)} ms`);
+    return { offeredPerSec: o.rate, seconds: r.seconds, sent: r.sent - r.firstCounted, statuses: r.statuses, errors: r.errors, latency: r.latency, cpu: cores };
+  } finally {
+    http.close();
+  }
+}
 
 /** Single appends at a fixed offered rate; latency per request and time from acceptance to sealed. */
 export async function latencyAtRate(progress: Progress, o: { url: string; databaseUrl: string; signer: Signer; apiKey: string; rate: number; d: Durations; servicePid?: number }): Promise<Latency> {

@@ -14,6 +14,7 @@ const figures: Figures = {
   appendPerSec: 850,
   batchAppendPerSec: 3000,
   appendP99Ms: 20,
+  ceilingP99Ms: 8.25,
   sealP99Ms: 2500,
   proofFetchPerSec: 3100,
   verifyBundleLinksPerSec: 'not available',
@@ -47,6 +48,7 @@ describe('bench arithmetic', () => {
       verifyBundleLinksPerSec: null,
       sealMsByChainLength: false,
     });
+    expect(all.find((g) => g.figure === 'appendP99Ms')?.note).toBe('the bare route at the same load: 8.3 ms');
     expect(all.find((g) => g.figure === 'sealMsByChainLength')?.note).toBe('25% apart; raw medians 40% apart at 16 bits; without proof-of-work 3% (best rounds 4%)');
     expect(chainSpread({ '100': 100, '10000': 90, '100000': 119 })).toBeCloseTo(0.19);
     expect(chainSpread({ '100': null, '10000': 90, '100000': 119 })).toBeNull();
@@ -81,7 +83,9 @@ describe('bench arithmetic', () => {
 
   it('prints one table row per figure', () => {
     const table = markdownTable(figures, chain);
-    expect(table.split('\n')).toHaveLength(2 + 9);
+    expect(table.split('\n')).toHaveLength(2 + 10);
+    expect(table).toContain('| `appendP99Ms` | 20.0 ms | ≤ 25 ms | **met** (the bare route at the same load: 8.3 ms) |');
+    expect(table).toContain('| `ceilingP99Ms` | 8.3 ms | — |  |');
     expect(table).toContain('| `verifyBundleLinksPerSec` | not available |');
     expect(table).toContain('| 100 / 110 / 125 ms (seal work + expected mining at 16 bits; raw medians 50.0 / 52.0 / 70.0 ms) | within 20% from 10² to 10⁵ | **not met** (25% apart;');
   });
