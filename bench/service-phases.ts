@@ -222,19 +222,26 @@ export interface Latency extends OpenLoopLatency {
 /** Seconds at the offered rate before the latency is measured (connections opened, JIT warm for this traffic). */
 const LATENCY_WARM_S = 1;
 
+/** A latency figure needs answers: a phase whose requests were all refused stops the run with their statuses. */
+function requireAccepted(label: string, r: { statuses: Record<string, number>; errors: number; sent: number; firstCounted: number }): void {
+  if ((r.statuses['201'] ?? 0) > 0) return;
+  throw new Error(`${label}: none of ${r.sent - r.firstCounted} requests was accepted (statuses ${JSON.stringify(r.statuses)}, ${r.errors} connection errors)`);
+}
+
 /**
  * The bare route (bench/ceiling-server.ts) at a fixed offered rate, the same open loop and bodies as
  * the appends' latency: what the machine gives the irreducible work at that load, so the service's
  * tail can be read against it (the trust's cost in latency, not only in throughput).
  */
 export async function bareLatencyAtRate(progress: Progress, o: { url: string; signer: Signer; rate: number; d: Durations; servicePid?: number }): Promise<OpenLoopLatency> {
-  const links = await presign(progress, o.signer, 'ceiling latency', Math.ceil(o.rate * (o.d.latencyS + LATENCY_WARM_S)) + 10);
+  const links = await presign(progress, o.signer, 'ceiling-latency', Math.ceil(o.rate * (o.d.latencyS + LATENCY_WARM_S)) + 10);
   const http = new RawHttp(o.url);
   try {
     progress.phase(`ceiling at ${o.rate}/s (open loop, ${LATENCY_WARM_S} s not counted first)`, LATENCY_WARM_S + o.d.latencyS, 's');
     const cpu = meterCpu(o.servicePid);
     const r = await openLoop({ http, path: '/ceiling', bodies: singleBodies(links), rate: o.rate, seconds: o.d.latencyS, warmS: LATENCY_WARM_S, onTick: (t) => progress.update(t) });
     const cores = cpu();
+    requireAccepted(`the bare route at ${o.rate}/s`, r);
     progress.end(`p99 ${r.latency.p99.toFixed(1)} ms`);
     return { offeredPerSec: o.rate, seconds: r.seconds, sent: r.sent - r.firstCounted, statuses: r.statuses, errors: r.errors, latency: r.latency, cpu: cores };
   } finally {
@@ -253,6 +260,7 @@ export async function latencyAtRate(progress: Progress, o: { url: string; databa
     const cpu = meterCpu(o.servicePid);
     const r = await openLoop({ http, path: '/v1/links', bodies: singleBodies(links), rate: o.rate, seconds: o.d.latencyS, warmS: LATENCY_WARM_S, onTick: (t) => progress.update(t) });
     const cores = cpu();
+    requireAccepted(`appends at ${o.rate}/s`, r);
     progress.end(`p99 ${r.latency.p99.toFixed(1)} ms`);
     const hashes = links.slice(r.firstCounted, r.sent).map((l) => l.hash);
     progress.phase('waiting until they are sealed', hashes.length, 'links');
