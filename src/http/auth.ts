@@ -5,7 +5,9 @@
 // here instead: each new one costs a database lookup, and a client inventing keys would otherwise
 // cost one per request without limit. Past `failuresPerMinute` unknown or revoked keys from one
 // client address in a minute, that address gets 429 with Retry-After for any key the service has
-// not just seen valid (a key used within the last seconds still works from there).
+// not just seen valid (a key used within the last seconds still works from there). An IPv6 client
+// is counted by its /64: one host is usually given a whole /64 and can rotate within it freely.
+import { isIPv4, isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor, ApiKeys, Role } from '../ledger/api-keys.js';
 import { refuse } from '../ledger/errors.js';
@@ -28,6 +30,29 @@ export const WRITERS: readonly Role[] = ['admin', 'participant'];
 const FAILURE_ADDRESSES_MAX = 10_000;
 const WINDOW_MS = 60_000;
 
+/**
+ * The client an unknown key is counted against: an IPv4 address as it is (also when IPv4-mapped,
+ * `::ffff:192.0.2.1`), an IPv6 address by its first 64 bits (`2001:db8:0:7::/64`, zone dropped).
+ */
+export function failureKey(ip: string): string {
+  const addr = ip.replace(/%.*$/, '');
+  if (!isIPv6(addr)) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  if (mapped && isIPv4(mapped[1]!)) return mapped[1]!;
+  // Expand to eight groups: '::' stands for the missing zero groups; a dotted tail is two groups.
+  let text = addr.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 export function authPlugin(app: FastifyInstance, apiKeys: ApiKeys, failuresPerMinute = 600): void {
   const failures = new Map<string, { count: number; resetAt: number }>();
   app.decorateRequest('actor', null);
@@ -40,14 +65,15 @@ export function authPlugin(app: FastifyInstance, apiKeys: ApiKeys, failuresPerMi
     let actor = apiKeys.cached(m[1]!);
     if (!actor) {
       const now = Date.now();
-      let seen = failures.get(request.ip);
+      const client = failureKey(request.ip);
+      let seen = failures.get(client);
       if (!seen || seen.resetAt <= now) {
         if (failures.size >= FAILURE_ADDRESSES_MAX) {
-          for (const [ip, f] of failures) if (f.resetAt <= now) failures.delete(ip);
+          for (const [key, f] of failures) if (f.resetAt <= now) failures.delete(key);
           if (failures.size >= FAILURE_ADDRESSES_MAX) failures.clear();
         }
         seen = { count: 0, resetAt: now + WINDOW_MS };
-        failures.set(request.ip, seen);
+        failures.set(client, seen);
       }
       if (seen.count >= failuresPerMinute) {
         const retryS = Math.ceil((seen.resetAt - now) / 1000);

@@ -291,5 +291,22 @@ describe('requests with unknown keys, per client address', () => {
     const malformed = await call(url, 'GET', '/v1/links', { key: 'short' });
     expect(malformed.status).toBe(401);
   });
+
+  test('an IPv6 client is counted by its /64: rotating addresses within it does not buy new lookups', async () => {
+    const invent = (from: string) =>
+      app.app.inject({ method: 'GET', url: '/v1/links', remoteAddress: from, headers: { authorization: `Bearer edge-v6-${randomBytes(8).toString('hex')}` } });
+    const before = lookups;
+    for (let i = 1; i <= 5; i++) expect((await invent(`2001:db8:0:7::${i.toString(16)}`)).statusCode).toBe(401);
+    expect(lookups - before).toBe(5);
+    // The sixth from the same /64, another host part: over the count, no lookup.
+    const over = await invent('2001:db8:0:7:ffff:1:2:3');
+    expect(over.statusCode).toBe(429);
+    expect(over.headers['retry-after']).toBeDefined();
+    expect(lookups - before).toBe(5);
+    // The neighbouring /64 and an IPv4 client have counts of their own.
+    expect((await invent('2001:db8:0:8::1')).statusCode).toBe(401);
+    expect((await invent('192.0.2.10')).statusCode).toBe(401);
+    expect(lookups - before).toBe(7);
+  });
 });
 
