@@ -2,6 +2,7 @@
 // threads: the small sets asked for in one turn of the event loop go to one worker as one task, and
 // every caller gets the verdicts of its own jobs, exactly node:crypto's on the calling thread.
 import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, test } from 'vitest';
 import { linkMessage, publicKeyFor, secretKeyFrom, sign, toHex } from '../../src/core/index.js';
 import type { Alg } from '../../src/core/signature.js';
@@ -170,6 +171,46 @@ describe('workers gone', () => {
     await p.close();
     expect(await answers).toEqual(sets.map(truth));
     expect(p.checkedOnWorkers).toBe(onWorkers); // no answer came from the worker after it was closed
+  });
+
+  test('a worker that dies on its own mid-task: every caller still gets its verdicts and receipts, reported once, inline from then on', async () => {
+    const seed = randomBytes(32);
+    const notary = ed25519Notary(seed);
+    const fallbacks: Error[] = [];
+    const p = pool({ threads: 2, inlineBelow: 1, notarySeed: seed, onFallback: (e) => fallbacks.push(e) });
+    await p.verifyLinkSignatures(jobs(1)); // the workers are up
+    // The next task posted kills the worker it went to, as a crash would (not through close()).
+    const original = Worker.prototype.postMessage;
+    const killed: Worker[] = [];
+    Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+      original.apply(this, args);
+      if (killed.length === 0) {
+        killed.push(this);
+        void this.terminate();
+      }
+    };
+    try {
+      const base = jobs(40, (i) => i % 4 === 1);
+      const sets = Array.from({ length: 200 }, (_, i) => [base[i % 40]!, base[(i * 3 + 1) % 40]!]);
+      const msgs = Array.from({ length: 30 }, () => new Uint8Array(randomBytes(40)));
+      const [answers, receipts] = await Promise.all([Promise.all(sets.map((s) => p.verifyLinkSignatures(s))), p.signAsNotary(msgs)]);
+      expect(killed).toHaveLength(1);
+      expect(answers).toEqual(sets.map(truth));
+      expect(answers.flat()).toContain(false);
+      expect(receipts).toEqual(msgs.map((m) => notary.sign(m)));
+      expect(fallbacks.map((e) => e.message)).toEqual([expect.stringMatching(/signature worker exited/)]);
+      // From now on nothing is posted: inline, same verdicts and signatures, small sets and big.
+      const tasks = p.tasksOnWorkers;
+      const later = jobs(7, (i) => i === 3);
+      expect(await p.verifyLinkSignatures(later)).toEqual(truth(later));
+      const big = jobs(100, (i) => i === 50);
+      expect(await p.verifyLinkSignatures(big)).toEqual(truth(big));
+      expect(await p.signAsNotary(msgs.slice(0, 2))).toEqual(msgs.slice(0, 2).map((m) => notary.sign(m)));
+      expect(p.tasksOnWorkers).toBe(tasks);
+      expect(fallbacks).toHaveLength(1);
+    } finally {
+      Worker.prototype.postMessage = original;
+    }
   });
 
   test('after close everything is checked inline', async () => {
