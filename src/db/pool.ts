@@ -13,7 +13,10 @@ export interface DbTimeouts {
 }
 
 /** Slack for a server that has not even been able to cancel its own statement (stopped, hung, cut off). */
-const CLIENT_SLACK_MS = 2_000;
+export const CLIENT_SLACK_MS = 2_000;
+
+/** pg's own message for a client-side query_timeout: the server did not answer at all. */
+export const isReadTimeout = (e: unknown): boolean => e instanceof Error && e.message === 'Query read timeout';
 
 export function poolTimeouts(t: DbTimeouts): Pick<PoolConfig, 'connectionTimeoutMillis' | 'statement_timeout' | 'query_timeout' | 'idle_in_transaction_session_timeout'> {
   return {

@@ -21,7 +21,7 @@ import { HEADER_VERSION, blockHash } from '../core/header.js';
 import { HistoryAccumulator } from '../core/history.js';
 import { blockMessage } from '../core/signature.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { rollback } from '../db/pool.js';
+import { CLIENT_SLACK_MS, type DbTimeouts, isReadTimeout, rollback } from '../db/pool.js';
 import { type ChainState, type SealedBlock, commitBlock, loadChainState, readPending } from './chain.js';
 import type { EventSink, Notary } from './ports.js';
 import { type BlockFields, type PowLease, leasePowPool } from '../node/pow-pool.js';
@@ -41,6 +41,13 @@ export interface SealerOptions {
   leaderTickMs?: number;
   /** Worker threads splitting each block's nonce search (default 1). */
   powThreads?: number;
+  /**
+   * Timeouts of the lock's own session (the service passes its database timeouts): the server
+   * cancels a statement after statementMs, and a server that does not answer at all within
+   * statementMs + 2 s (stopped, cut off without a reset) costs the session and the lead instead of
+   * holding the sealer until TCP gives up (minutes). Without them the session waits as long as it takes.
+   */
+  sessionTimeouts?: DbTimeouts;
 }
 
 /** What the last block sealed by sealOnce() cost (benchmarks, diagnostics). */
@@ -59,6 +66,8 @@ const LEADER_RETRY_MS = 1000;
 /** Tries of one mined block's commit while the database is unavailable, 250 ms apart, then 500, 750. */
 const COMMIT_ATTEMPTS = 4;
 const COMMIT_RETRY_MS = 250;
+/** How long giving up the lead waits for the server to acknowledge the session's end. */
+const END_WAIT_MS = 1000;
 
 export class Sealer {
   readonly #o: SealerOptions;
@@ -120,8 +129,10 @@ export class Sealer {
         if (!this.#running) break;
         // The database's bad moments (a timeout, a dropped connection, a conflict it asks to retry)
         // do not cost the lead while its session lives; anything else gives it up, so that another
-        // server may do better.
-        const keep = this.#session !== undefined && isDatabaseUnavailable(e);
+        // server may do better. A session whose server did not answer at all is stuck with that
+        // query (node-postgres cannot take it back): it is closed, and the lock goes with it once
+        // the server sees the connection end — nobody else can take it before.
+        const keep = this.#session !== undefined && isDatabaseUnavailable(e) && !isReadTimeout(e);
         this.#o.log?.('sealer error; retrying', { error: (e as Error).message, ...(keep ? { keptLead: true } : {}) });
         this.#state = undefined;
         if (!keep) await this.#release();
@@ -144,8 +155,14 @@ export class Sealer {
   /** Holds (or takes) the sealing lock; false when another server holds it. */
   async #lead(): Promise<boolean> {
     if (this.#session) return true;
-    // TCP keepalive: a connection cut without a reset is found dead (and the lead given up) in time.
-    const client = new pg.Client({ connectionString: this.#o.databaseUrl, keepAlive: true });
+    // TCP keepalive from 10 s idle: a connection cut without a reset is found dead (and the lead given up) in time.
+    const t = this.#o.sessionTimeouts;
+    const client = new pg.Client({
+      connectionString: this.#o.databaseUrl,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      ...(t ? { connectionTimeoutMillis: t.connectMs, statement_timeout: t.statementMs, query_timeout: t.statementMs + CLIENT_SLACK_MS } : {}),
+    });
     // The session is lost (the lock with it): give up the lead, unless this is an old session's echo.
     const lost = () => void (this.#session === client && this.#release());
     client.on('error', lost);
@@ -171,7 +188,10 @@ export class Sealer {
     const pow = this.#pow;
     this.#session = undefined;
     this.#pow = undefined;
-    await Promise.all([client?.end().catch(() => {}), pow?.release()]);
+    // end() waits for the server to close its side: a server that does not answer would hold the
+    // sealer here, so it waits a moment at most (the connection is closed from this side anyway).
+    const ended = client?.end().catch(() => {});
+    await Promise.all([ended && Promise.race([ended, new Promise((r) => setTimeout(r, END_WAIT_MS).unref())]), pow?.release()]);
   }
 
   #powLease(): PowLease {
@@ -262,7 +282,7 @@ export class Sealer {
       } catch (e) {
         // A COMMIT whose answer was lost may have committed: the retry then meets the block's own row.
         if (attempt > 1 && (e as { code?: string }).code === '23505' && (await this.#isCommitted(session, block).catch(() => false))) return;
-        const retry = isDatabaseUnavailable(e) && attempt < COMMIT_ATTEMPTS && this.#session === session && !this.#abort.signal.aborted;
+        const retry = isDatabaseUnavailable(e) && !(session && isReadTimeout(e)) && attempt < COMMIT_ATTEMPTS && this.#session === session && !this.#abort.signal.aborted;
         if (!retry) {
           this.#state = undefined; // someone else may have sealed: re-read the chain
           throw e;
@@ -281,14 +301,15 @@ export class Sealer {
 
   async #commitOnce(session: pg.Client | undefined, block: SealedBlock): Promise<void> {
     if (session) {
-      // The lock's session has no client-side timeout, so it is never left busy: it rolls back and
-      // stays (if it died, its 'end' gives up the lead).
+      // A failed statement rolls back and the session stays (if it died, its 'end' gives up the
+      // lead); one the server never answered leaves the session busy: the caller closes it, which
+      // ends the transaction on the server.
       try {
         await session.query('BEGIN');
         await commitBlock(session, block);
         await session.query('COMMIT');
       } catch (e) {
-        await session.query('ROLLBACK').catch(() => {});
+        if (!isReadTimeout(e)) await session.query('ROLLBACK').catch(() => {});
         throw e;
       }
       return;

@@ -45,6 +45,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
     const notary = ed25519Notary(notarySeed);
     // The workers also sign receipts, with the notary's key.
     const signatures = new SignaturePool({ notarySeed, onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) });
+    const dbTimeouts = { statementMs: config.dbStatementTimeoutMs, connectMs: config.dbConnectTimeoutMs };
     const { app, ledger, pool: appPool, events } = await buildApp({
       databaseUrl,
       notary,
@@ -52,9 +53,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       // libsodium, else node:crypto; on worker threads under load (src/node/signature-pool.ts).
       verifier: signatures,
       limits: config,
-      // The app's pool only: the sealer's own lock session has no timeouts (it holds a session-level
-      // advisory lock, and a client-side timeout could leave the lock with a session nobody uses).
-      dbTimeouts: { statementMs: config.dbStatementTimeoutMs, connectMs: config.dbConnectTimeoutMs },
+      dbTimeouts,
       logger: { level: config.logLevel },
     });
     let adminKey: string | undefined;
@@ -75,6 +74,8 @@ export async function startService(config: Config, log: (msg: string) => void = 
       difficulty: config.powBits,
       now: () => new Date(),
       log: (msg, extra) => app.log.info(extra ?? {}, msg),
+      // The same timeouts on the lock's session; one its server never answers is closed (src/ledger/sealer.ts).
+      sessionTimeouts: dbTimeouts,
       ...(anchoring ? { onLeaderTick: () => anchoring.anchorer.tick(), leaderTickMs: Math.min(1000, config.anchorIntervalMs) } : {}),
     });
     if (config.sealer) sealer.start();

@@ -2,12 +2,14 @@
 // reads and commits on its lock's session, so a pool with no free client neither stops it nor costs
 // it the lead; a commit that fails for the database's sake is retried with the block already mined
 // (signed once) — and a COMMIT that went through unheard is recognised — and a pool client whose query
-// timed out is destroyed, never handed back busy.
+// timed out is destroyed, never handed back busy; and a lock session whose server stops answering is
+// closed (the lead given up) instead of holding the sealer until TCP gives up.
+import { type Server, type Socket, connect, createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeHeader, fromHex } from '../../src/core/index.js';
 import { hardenPool } from '../../src/db/pool.js';
-import { Sealer } from '../../src/ledger/sealer.js';
+import { Sealer, type SealerOptions } from '../../src/ledger/sealer.js';
 import type { EventSink, LedgerEvent, Notary } from '../../src/ledger/ports.js';
 import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
 
@@ -36,9 +38,10 @@ function appLikePool(max: number, t: { connectMs: number; statementMs: number })
   return pool;
 }
 
-function sealer(pool: pg.Pool, logs: string[], o: { notary?: Notary; difficulty?: number; events?: EventSink } = {}): Sealer {
+function sealer(pool: pg.Pool, logs: string[], o: { notary?: Notary; difficulty?: number; events?: EventSink; databaseUrl?: string; sessionTimeouts?: SealerOptions['sessionTimeouts'] } = {}): Sealer {
   return new Sealer({
-    databaseUrl: svc.databaseUrl,
+    databaseUrl: o.databaseUrl ?? svc.databaseUrl,
+    ...(o.sessionTimeouts ? { sessionTimeouts: o.sessionTimeouts } : {}),
     pool,
     notary: o.notary ?? svc.notary,
     events: o.events ?? svc.events,
@@ -77,6 +80,53 @@ async function expectConsistentChain(): Promise<void> {
   );
   const c = counts.rows[0]!;
   expect(c).toEqual({ links: c.links, sealed: c.links, distinct_sealed: c.links, waiting: 0 });
+}
+
+/**
+ * A TCP relay to the test database that can go silent: frozen, it forwards nothing either way and
+ * closes nothing (a server stopped, or a network that drops packets without a reset); thawed, it
+ * forwards again, and a side closed meanwhile is closed on the other.
+ */
+async function silentRelay(target: string): Promise<{ url: string; freeze(): void; thaw(): void; close(): Promise<void> }> {
+  const to = new URL(target);
+  const pairs = new Set<[Socket, Socket]>();
+  let frozen = false;
+  const server: Server = createServer((client) => {
+    const upstream = connect({ host: to.hostname, port: Number(to.port || 5432) });
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    for (const [from, into] of [pair, [upstream, client] as const]) {
+      from.on('data', (chunk) => void into.write(chunk));
+      from.on('error', () => {});
+      from.on('close', () => {
+        if (!frozen) into.destroy();
+      });
+    }
+    if (frozen) for (const side of pair) side.pause();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    freeze() {
+      frozen = true;
+      for (const pair of pairs) for (const side of pair) side.pause();
+    },
+    thaw() {
+      frozen = false;
+      for (const pair of pairs) {
+        for (const side of pair) side.resume();
+        if (pair.some((side) => side.destroyed)) for (const side of pair) side.destroy();
+      }
+    },
+    async close() {
+      for (const pair of pairs) for (const side of pair) side.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 describe('the sealer under overload', () => {
@@ -220,6 +270,37 @@ describe('the sealer under overload', () => {
       await blocker.end().catch(() => {});
       await s.stop();
       await pool.end();
+    }
+    await expectConsistentChain();
+  });
+  test('a lock session whose server stops answering: the read times out, the session is closed and the lead given up, then taken back', async () => {
+    const relay = await silentRelay(svc.databaseUrl);
+    const pool = appLikePool(3, { connectMs: 1_000, statementMs: 5_000 });
+    const logs: string[] = [];
+    const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 } });
+    try {
+      s.start();
+      const first = await post(1);
+      await expect.poll(() => sealedCount(first), { timeout: 30_000 }).toBe(1);
+      const leader = await lockHolder();
+      expect(s.isLeader).toBe(true);
+
+      relay.freeze(); // the session's next query (the poll, ten times a second) gets no answer
+      await expect.poll(() => s.isLeader, { timeout: 20_000, message: 'the lead is given up' }).toBe(false);
+      expect(logs.some((l) => l.startsWith('sealer error; retrying') && l.includes('Query read timeout') && !l.includes('keptLead'))).toBe(true);
+      // The server still holds the lock for that session: nobody else could seal meanwhile.
+      expect(await lockHolder()).toBe(leader);
+      const waiting = await post(3);
+
+      relay.thaw(); // the closed session reaches the server, which ends it and frees the lock
+      await expect.poll(() => sealedCount(waiting), { timeout: 30_000 }).toBe(3);
+      expect(s.isLeader).toBe(true);
+      expect(await lockHolder()).not.toBe(leader);
+    } finally {
+      relay.thaw();
+      await s.stop();
+      await pool.end();
+      await relay.close();
     }
     await expectConsistentChain();
   });
