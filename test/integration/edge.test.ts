@@ -1,4 +1,4 @@
-// What the HTTP edge adds to every answer, pinned exactly: the security headers (@fastify/helmet's
+// What the HTTP edge adds to every answer, pinned exactly: the security headers (helmet's
 // defaults without its CSP), the rate-limit headers and 429 answers, the
 // request metrics and the one log line per request. Over real HTTP where the bytes on the wire
 // matter (header spelling and order).
