@@ -96,7 +96,10 @@ export interface OpenLoop {
   onTick?: (elapsedS: number) => void;
 }
 
-/** Sends bodies[i] at t0 + i/rate; latency = answer time − scheduled time (open loop). */
+/**
+ * Sends bodies[i] at t0 + i/rate; latency = answer time − scheduled time (open loop). A request
+ * refused (not 2xx) or lost counts as infinitely late, so failures cannot flatter the percentiles.
+ */
 export function openLoop(o: OpenLoop): Promise<LoadResult & { sent: number; firstCounted: number }> {
   const warm = Math.round(o.rate * (o.warmS ?? 0));
   const n = Math.min(o.bodies.length, warm + Math.round(o.rate * o.seconds));
@@ -128,12 +131,16 @@ export function openLoop(o: OpenLoop): Promise<LoadResult & { sent: number; firs
             if (counted) {
               const key = String(r.status);
               statuses[key] = (statuses[key] ?? 0) + 1;
-              if (r.status >= 200 && r.status < 300) latencies.push(performance.now() - at);
+              // A refusal is no answer in time: it counts as slower than any (p99 = ∞ past 1%).
+              latencies.push(r.status >= 200 && r.status < 300 ? performance.now() - at : Infinity);
             }
             finish();
           },
           () => {
-            if (counted) errors++;
+            if (counted) {
+              errors++;
+              latencies.push(Infinity);
+            }
             finish();
           },
         );

@@ -15,8 +15,11 @@ export interface DbTimeouts {
 /** Slack for a server that has not even been able to cancel its own statement (stopped, hung, cut off). */
 export const CLIENT_SLACK_MS = 2_000;
 
-/** pg's own message for a client-side query_timeout: the server did not answer at all. */
-export const isReadTimeout = (e: unknown): boolean => e instanceof Error && e.message === 'Query read timeout';
+/** pg's own message for a client-side query_timeout (the server did not answer at all), also as a cause. */
+export function isReadTimeout(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) if (e.message === 'Query read timeout') return true;
+  return false;
+}
 
 export function poolTimeouts(t: DbTimeouts): Pick<PoolConfig, 'connectionTimeoutMillis' | 'statement_timeout' | 'query_timeout' | 'idle_in_transaction_session_timeout'> {
   return {

@@ -34,7 +34,8 @@ const WINDOW_MS = 60_000;
  * The client an unknown key is counted against: an IPv4 address as it is (also when IPv4-mapped,
  * `::ffff:192.0.2.1`), an IPv6 address by its first 64 bits (`2001:db8:0:7::/64`, zone dropped).
  */
-export function failureKey(ip: string): string {
+export function failureKey(ip: string | undefined): string {
+  if (!ip) return ''; // a client gone before its request was read has no address any more
   const addr = ip.replace(/%.*$/, '');
   if (!isIPv6(addr)) return ip;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);

@@ -87,16 +87,29 @@ async function expectConsistentChain(): Promise<void> {
  * closes nothing (a server stopped, or a network that drops packets without a reset); thawed, it
  * forwards again, and a side closed meanwhile is closed on the other.
  */
-async function silentRelay(target: string): Promise<{ url: string; freeze(): void; thaw(): void; close(): Promise<void> }> {
+async function silentRelay(target: string): Promise<{ url: string; freeze(): void; freezeOn(text: string): void; thaw(): void; close(): Promise<void> }> {
   const to = new URL(target);
   const pairs = new Set<[Socket, Socket]>();
   let frozen = false;
+  let trigger: Buffer | undefined;
+  let held: [Socket, Buffer][] = [];
+  const freeze = () => {
+    frozen = true;
+    for (const pair of pairs) for (const side of pair) side.pause();
+  };
   const server: Server = createServer((client) => {
     const upstream = connect({ host: to.hostname, port: Number(to.port || 5432) });
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     for (const [from, into] of [pair, [upstream, client] as const]) {
-      from.on('data', (chunk) => void into.write(chunk));
+      from.on('data', (chunk: Buffer) => {
+        if (!frozen && trigger && from === client && chunk.includes(trigger)) {
+          trigger = undefined;
+          freeze(); // this very message is held: the server never sees it until thawed
+        }
+        if (frozen) held.push([into, chunk]);
+        else into.write(chunk);
+      });
       from.on('error', () => {});
       from.on('close', () => {
         if (!frozen) into.destroy();
@@ -111,12 +124,15 @@ async function silentRelay(target: string): Promise<{ url: string; freeze(): voi
   url.port = String(port);
   return {
     url: url.toString(),
-    freeze() {
-      frozen = true;
-      for (const pair of pairs) for (const side of pair) side.pause();
+    freeze,
+    /** Freezes when the client next sends a message containing `text` (that message included). */
+    freezeOn(text: string) {
+      trigger = Buffer.from(text);
     },
     thaw() {
       frozen = false;
+      for (const [into, chunk] of held) if (!into.destroyed) into.write(chunk);
+      held = [];
       for (const pair of pairs) {
         for (const side of pair) side.resume();
         if (pair.some((side) => side.destroyed)) for (const side of pair) side.destroy();
@@ -296,6 +312,31 @@ describe('the sealer under overload', () => {
       await expect.poll(() => sealedCount(waiting), { timeout: 30_000 }).toBe(3);
       expect(s.isLeader).toBe(true);
       expect(await lockHolder()).not.toBe(leader);
+    } finally {
+      relay.thaw();
+      await s.stop();
+      await pool.end();
+      await relay.close();
+    }
+    await expectConsistentChain();
+  });
+  test('a lock session whose server goes silent mid-commit: no retry on the stuck session, the lead given up, the links sealed later', async () => {
+    const relay = await silentRelay(svc.databaseUrl);
+    const pool = appLikePool(3, { connectMs: 1_000, statementMs: 5_000 });
+    const logs: string[] = [];
+    const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 } });
+    try {
+      s.start();
+      const first = await post(1);
+      await expect.poll(() => sealedCount(first), { timeout: 30_000 }).toBe(1);
+      relay.freezeOn('BEGIN'); // the next block's transaction never reaches the server
+      const waiting = await post(2);
+      await expect.poll(() => s.isLeader, { timeout: 20_000, message: 'the lead is given up' }).toBe(false);
+      expect(logs.some((l) => l.startsWith('sealer error; retrying') && l.includes('Query read timeout') && !l.includes('keptLead'))).toBe(true);
+      expect(logs.filter((l) => l.startsWith('committing a block failed')), 'no retry on a session that is stuck').toEqual([]);
+      expect(await sealedCount(waiting)).toBe(0);
+      relay.thaw();
+      await expect.poll(() => sealedCount(waiting), { timeout: 30_000 }).toBe(2);
     } finally {
       relay.thaw();
       await s.stop();

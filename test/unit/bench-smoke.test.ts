@@ -34,6 +34,10 @@ describe('bench arithmetic', () => {
     const p = percentiles(Array.from({ length: 100 }, (_, i) => 100 - i));
     expect(p).toEqual({ p50: 50, p90: 90, p99: 99, max: 100 });
     expect(Number.isNaN(percentiles([]).p99)).toBe(true);
+    // Refused or lost requests count as infinitely late (bench/load.ts openLoop): past 1% they are the p99.
+    const failing = percentiles([...Array.from({ length: 98 }, (_, i) => i + 1), Infinity, Infinity]);
+    expect([failing.p50, failing.p90, failing.p99, failing.max]).toEqual([50, 90, Infinity, Infinity]);
+    expect(markdownTable({ ...figures, appendP99Ms: Infinity }, chain)).toContain('| `appendP99Ms` | ∞ ms | ≤ 25 ms | **not met**');
   });
 
   it('judges each goal of the issue', () => {

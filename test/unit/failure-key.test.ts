@@ -33,5 +33,6 @@ describe('failureKey', () => {
   it('leaves anything that is not an IP address as it is', () => {
     expect(failureKey('unknown')).toBe('unknown');
     expect(failureKey('')).toBe('');
+    expect(failureKey(undefined)).toBe(''); // request.ip of a client already gone
   });
 });
