@@ -145,6 +145,25 @@ async function silentRelay(target: string): Promise<{ url: string; freeze(): voi
   };
 }
 
+/** A sealer whose lock session goes through a silent relay (short session timeouts), leading, one block sealed. */
+async function leadingThroughRelay(): Promise<{ relay: Awaited<ReturnType<typeof silentRelay>>; pool: pg.Pool; logs: string[]; s: Sealer }> {
+  const relay = await silentRelay(svc.databaseUrl);
+  const pool = appLikePool(3, { connectMs: 1_000, statementMs: 5_000 });
+  const logs: string[] = [];
+  const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 } });
+  s.start();
+  try {
+    const first = await post(1);
+    await expect.poll(() => sealedCount(first), { timeout: 30_000 }).toBe(1);
+  } catch (e) {
+    await s.stop();
+    await pool.end();
+    await relay.close();
+    throw e;
+  }
+  return { relay, pool, logs, s };
+}
+
 describe('the sealer under overload', () => {
   test('with every client of the pool held, the leader still seals the waiting links, on the same lock session', async () => {
     const pool = appLikePool(3, { connectMs: 300, statementMs: 5_000 });
@@ -290,14 +309,8 @@ describe('the sealer under overload', () => {
     await expectConsistentChain();
   });
   test('a lock session whose server stops answering: the read times out, the session is closed and the lead given up, then taken back', async () => {
-    const relay = await silentRelay(svc.databaseUrl);
-    const pool = appLikePool(3, { connectMs: 1_000, statementMs: 5_000 });
-    const logs: string[] = [];
-    const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 } });
+    const { relay, pool, logs, s } = await leadingThroughRelay();
     try {
-      s.start();
-      const first = await post(1);
-      await expect.poll(() => sealedCount(first), { timeout: 30_000 }).toBe(1);
       const leader = await lockHolder();
       expect(s.isLeader).toBe(true);
 
@@ -321,14 +334,8 @@ describe('the sealer under overload', () => {
     await expectConsistentChain();
   });
   test('a lock session whose server goes silent mid-commit: no retry on the stuck session, the lead given up, the links sealed later', async () => {
-    const relay = await silentRelay(svc.databaseUrl);
-    const pool = appLikePool(3, { connectMs: 1_000, statementMs: 5_000 });
-    const logs: string[] = [];
-    const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 } });
+    const { relay, pool, logs, s } = await leadingThroughRelay();
     try {
-      s.start();
-      const first = await post(1);
-      await expect.poll(() => sealedCount(first), { timeout: 30_000 }).toBe(1);
       relay.freezeOn('BEGIN'); // the next block's transaction never reaches the server
       const waiting = await post(2);
       await expect.poll(() => s.isLeader, { timeout: 20_000, message: 'the lead is given up' }).toBe(false);
