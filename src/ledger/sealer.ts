@@ -82,6 +82,8 @@ export class Sealer {
   /** sealOnce() calls, one at a time (the leader's transaction shares its one session). */
   #sealing: Promise<unknown> = Promise.resolve();
   #lastSeal: SealStats | undefined;
+  /** A block whose COMMIT its server never answered: once the lead is held again, the chain says whether it is in. */
+  #unsure: SealedBlock | undefined;
 
   constructor(options: SealerOptions) {
     this.#o = options;
@@ -118,6 +120,7 @@ export class Sealer {
           await this.#sleep(LEADER_RETRY_MS);
           continue;
         }
+        if (this.#unsure && this.#session) await this.#settle(this.#session, this.#unsure);
         await this.#leaderTick();
         const waitMs = await this.#due();
         if (waitMs > 0) {
@@ -295,12 +298,27 @@ export class Sealer {
         const retry = isDatabaseUnavailable(e) && !(session && isReadTimeout(e)) && attempt < COMMIT_ATTEMPTS && this.#session === session && !this.#abort.signal.aborted;
         if (!retry) {
           this.#state = undefined; // someone else may have sealed: re-read the chain
+          // Given up unanswered, the COMMIT may still have gone through: settled on the next seal.
+          if (session && isReadTimeout(e)) this.#unsure = block;
           throw e;
         }
         this.#o.log?.('committing a block failed; retrying the same block', { height: block.fields.height, attempt, error: (e as Error).message });
         await this.#sleep(COMMIT_RETRY_MS * attempt);
       }
     }
+  }
+
+  /**
+   * A block given up unanswered: announced now if the chain holds it. Called holding the lead again,
+   * i.e. after the server ended the old session, so its transaction is over either way.
+   */
+  async #settle(session: pg.Client, block: SealedBlock): Promise<void> {
+    const committed = await this.#isCommitted(session, block);
+    this.#unsure = undefined;
+    if (!committed) return;
+    const f = block.fields;
+    this.#o.log?.('a block whose commit went unanswered is in the chain', { height: f.height });
+    this.#o.events.emit({ type: 'block.sealed', height: f.height, hash: block.hash, leafCount: f.leafCount, timestamp: f.timestamp });
   }
 
   /** Whether the chain holds this very block at its height (not another sealer's). */

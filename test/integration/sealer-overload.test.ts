@@ -135,7 +135,8 @@ async function silentRelay(target: string): Promise<{ url: string; freeze(): voi
       held = [];
       for (const pair of pairs) {
         for (const side of pair) side.resume();
-        if (pair.some((side) => side.destroyed)) for (const side of pair) side.destroy();
+        // A side closed meanwhile: the other gets what was held, then the close.
+        if (pair.some((side) => side.destroyed)) for (const side of pair) side.end();
       }
     },
     async close() {
@@ -146,22 +147,26 @@ async function silentRelay(target: string): Promise<{ url: string; freeze(): voi
 }
 
 /** A sealer whose lock session goes through a silent relay (short session timeouts), leading, one block sealed. */
-async function leadingThroughRelay(): Promise<{ relay: Awaited<ReturnType<typeof silentRelay>>; pool: pg.Pool; logs: string[]; s: Sealer }> {
+async function leadingThroughRelay(events?: EventSink): Promise<{ relay: Awaited<ReturnType<typeof silentRelay>>; logs: string[]; s: Sealer; done: () => Promise<void> }> {
   const relay = await silentRelay(svc.databaseUrl);
   const pool = appLikePool(3, { connectMs: 1_000, statementMs: 5_000 });
   const logs: string[] = [];
-  const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 } });
+  const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 }, ...(events ? { events } : {}) });
+  const done = async () => {
+    relay.thaw();
+    await s.stop();
+    await pool.end();
+    await relay.close();
+  };
   s.start();
   try {
     const first = await post(1);
     await expect.poll(() => sealedCount(first), { timeout: 30_000 }).toBe(1);
   } catch (e) {
-    await s.stop();
-    await pool.end();
-    await relay.close();
+    await done();
     throw e;
   }
-  return { relay, pool, logs, s };
+  return { relay, logs, s, done };
 }
 
 describe('the sealer under overload', () => {
@@ -308,8 +313,9 @@ describe('the sealer under overload', () => {
     }
     await expectConsistentChain();
   });
+
   test('a lock session whose server stops answering: the read times out, the session is closed and the lead given up, then taken back', async () => {
-    const { relay, pool, logs, s } = await leadingThroughRelay();
+    const { relay, logs, s, done } = await leadingThroughRelay();
     try {
       const leader = await lockHolder();
       expect(s.isLeader).toBe(true);
@@ -326,15 +332,13 @@ describe('the sealer under overload', () => {
       expect(s.isLeader).toBe(true);
       expect(await lockHolder()).not.toBe(leader);
     } finally {
-      relay.thaw();
-      await s.stop();
-      await pool.end();
-      await relay.close();
+      await done();
     }
     await expectConsistentChain();
   });
+
   test('a lock session whose server goes silent mid-commit: no retry on the stuck session, the lead given up, the links sealed later', async () => {
-    const { relay, pool, logs, s } = await leadingThroughRelay();
+    const { relay, logs, s, done } = await leadingThroughRelay();
     try {
       relay.freezeOn('BEGIN'); // the next block's transaction never reaches the server
       const waiting = await post(2);
@@ -345,10 +349,31 @@ describe('the sealer under overload', () => {
       relay.thaw();
       await expect.poll(() => sealedCount(waiting), { timeout: 30_000 }).toBe(2);
     } finally {
-      relay.thaw();
-      await s.stop();
-      await pool.end();
-      await relay.close();
+      await done();
+    }
+    await expectConsistentChain();
+  });
+
+  test('a COMMIT held back until the session was given up: it lands late, the block is announced once when the lead is back, the chain goes on from it', async () => {
+    const events: LedgerEvent[] = [];
+    const { relay, logs, s, done } = await leadingThroughRelay({ emit: (e) => events.push(e) });
+    try {
+      relay.freezeOn('COMMIT');
+      const late = await post(2);
+      await expect.poll(() => s.isLeader, { timeout: 20_000, message: 'the lead is given up' }).toBe(false);
+      const { rows } = await svc.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM blocks');
+      const before = rows[0]!.n;
+      relay.thaw(); // the held COMMIT reaches the server, then the session's close
+      await expect.poll(() => sealedCount(late), { timeout: 30_000 }).toBe(2);
+      const height = before; // the block that was waiting on its COMMIT
+      await expect.poll(() => events.filter((e) => e.type === 'block.sealed' && e.height === height).length, { timeout: 30_000 }).toBe(1);
+      expect(logs).toContain(`a block whose commit went unanswered is in the chain {"height":${height}}`);
+      const next = await post(1);
+      await expect.poll(() => sealedCount(next), { timeout: 30_000 }).toBe(1);
+      const heights = events.filter((e) => e.type === 'block.sealed').map((e) => (e as { height: number }).height);
+      expect(new Set(heights).size, 'each block announced once').toBe(heights.length);
+    } finally {
+      await done();
     }
     await expectConsistentChain();
   });
