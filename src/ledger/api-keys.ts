@@ -34,10 +34,9 @@ export class ApiKeys {
   }
 
   async authenticate(secret: string): Promise<Actor | null> {
-    if (secret.length < 16 || secret.length > 256) return null;
+    const known = this.cached(secret);
+    if (known !== undefined) return known;
     const hash = hashSecret(secret);
-    const cached = this.#cache.get(hash);
-    if (cached && cached.until > Date.now()) return cached.actor;
     const { rows } = await this.#pool.query<{ id: string; role: Role; participant_id: string | null }>(
       'SELECT id, role, participant_id FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL',
       [hash],
