@@ -397,6 +397,8 @@ describe('single appends through the service', () => {
       // Then halves of it down to the marked link: every call holding it fails again, every other
       // stores its links; the marked link ends alone; at most 2·⌈log2 n⌉ calls.
       const follow = calls.slice(calls.indexOf(failed) + 1).filter((c) => c.hashes.some((h) => failed.hashes.includes(h)));
+      // The first retry is the group's first half, whole (a link-by-link retry would send one link).
+      expect(follow[0]!.hashes).toEqual(failed.hashes.slice(0, Math.ceil(failed.hashes.length / 2)));
       for (const c of follow) {
         if (c.hashes.includes(marked.hash)) expect(c.error).toBe(code);
         else expect(c.answers).toEqual(c.hashes.map((hash) => expect.objectContaining({ hash, created: true })));

@@ -58,11 +58,13 @@ describe('batch signatures on worker threads', () => {
   test('good: a 100-link batch is checked on the workers and stored whole', async () => {
     const before = pool.calls;
     const onWorkers = pool.checkedOnWorkers;
+    const signedOnWorkers = pool.signedOnWorkers;
     const subs = orders('pool-good', 100);
     const r = await svc.request('POST', '/v1/links/batch', { body: { links: subs.map((s) => s.body) } });
     expect(r.status, r.body).toBe(201);
     expect(pool.calls).toBe(before + 1);
     expect(pool.checkedOnWorkers - onWorkers).toBe(100); // every signature, on the worker threads
+    expect(pool.signedOnWorkers - signedOnWorkers).toBe(100); // and every receipt
     // Each link's receipt, signed on a worker, is the notary's over that very link.
     const accepted = r.json['items'] as Record<string, unknown>[];
     expect(accepted.map((a) => a['linkHash'])).toEqual(subs.map((s) => s.hash));
@@ -132,10 +134,10 @@ describe('single appends on worker threads', () => {
         expectReceiptByNotary(r.json, svc.notaryPublicKey);
       }
     }
-    // Receipts are signed on the workers in the same trip as the signature checks, so before their
-    // verdicts: all 40, and the 8 refused again when they are checked again.
-    expect(pool.notarized - notarized).toBe(48);
-    expect(pool.signedOnWorkers - signedOnWorkers).toBe(48);
+    // Receipts are signed on the workers in the same trip as the signature checks: at least the 32
+    // accepted links' (a refused link's may be signed too, for nothing: it is never shown).
+    expect(pool.notarized - notarized).toBeGreaterThanOrEqual(32);
+    expect(pool.signedOnWorkers - signedOnWorkers).toBeGreaterThanOrEqual(32);
     // A refused link is checked again with its signers read afresh (the cache may be stale): 40 + 8.
     expect(pool.checkedOnWorkers - onWorkers).toBe(48);
     expect(pool.tasksOnWorkers - tasks).toBeLessThan(40);

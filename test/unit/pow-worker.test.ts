@@ -241,7 +241,7 @@ describe('PowPool', () => {
   test('leaves that are not whole hashes, or a bad header field, are refused on the calling thread', async () => {
     const p = pool();
     await expect(p.mine(block(), new Uint8Array(31))).rejects.toThrow(RangeError);
-    await expect(p.mine(block({ prevHash: 'xy' }), leavesOf(2))).rejects.toThrow();
+    await expect(p.mine(block({ prevHash: 'xy' }), leavesOf(2))).rejects.toThrow(/expected 32 bytes of lowercase hex/);
     expect(p.threadCount).toBe(0);
   });
 

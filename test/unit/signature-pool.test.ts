@@ -163,11 +163,13 @@ describe('workers gone', () => {
     const p = pool({ threads: 1, inlineBelow: 1 });
     await p.verifyLinkSignatures(jobs(1)); // the worker is up
     const base = jobs(50, (i) => i % 5 === 0);
-    const sets = Array.from({ length: 1000 }, (_, i) => [base[i % 50]!, base[(i * 7 + 1) % 50]!]); // 2,000 checks, ≥ 0.1 s
+    const sets = Array.from({ length: 5000 }, (_, i) => [base[i % 50]!, base[(i * 7 + 1) % 50]!]); // 10,000 checks, ≥ 0.5 s
+    const before = p.checkedOnWorkers;
     const answers = Promise.all(sets.map((s) => p.verifyLinkSignatures(s)));
     await nextTurn(); // the task is posted
     await new Promise((resolve) => setTimeout(resolve, 20)); // under way
     const onWorkers = p.checkedOnWorkers;
+    expect(onWorkers, 'the task is still under way when the pool closes').toBe(before); // a quiet task reports only when done
     await p.close();
     expect(await answers).toEqual(sets.map(truth));
     expect(p.checkedOnWorkers).toBe(onWorkers); // no answer came from the worker after it was closed
