@@ -79,6 +79,8 @@ export async function startService(config: Config, log: (msg: string) => void = 
       ...(anchoring ? { onLeaderTick: () => anchoring.anchorer.tick(), leaderTickMs: Math.min(1000, config.anchorIntervalMs) } : {}),
     });
     if (config.sealer) sealer.start();
+    // The signature threads boot before the first request, not under it (src/node/signature-pool.ts warm).
+    if (!(await signatures.warm())) log('signature workers not ready at start; appends wait for them or are verified on the main thread');
     const address = await app.listen({ port: config.port, host: config.host });
     return {
       url: address,

@@ -158,6 +158,62 @@ describe('signing for the notary', () => {
   });
 });
 
+describe('warm: the workers booted before the first request', () => {
+  test('starts every worker and waits for each to answer; later sets go to them, the warm tasks uncounted', async () => {
+    const p = pool({ threads: 2, inlineBelow: 1 });
+    const original = Worker.prototype.postMessage;
+    const posted: Worker[] = [];
+    Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+      posted.push(this);
+      original.apply(this, args);
+    };
+    let warm: boolean;
+    try {
+      warm = await p.warm();
+    } finally {
+      Worker.prototype.postMessage = original;
+    }
+    expect(warm).toBe(true);
+    expect(new Set(posted).size, 'one empty task to each of the two workers').toBe(2);
+    expect(posted).toHaveLength(2);
+    expect(p.tasksOnWorkers).toBe(0);
+    expect(p.checkedOnWorkers).toBe(0);
+    const js = jobs(3, (i) => i === 1);
+    expect(await p.verifyLinkSignatures(js)).toEqual(truth(js));
+    expect(p.tasksOnWorkers).toBe(1);
+    expect(p.checkedOnWorkers).toBe(3);
+  });
+
+  test('workers that die while warming: false, reported once, everything inline with the same verdicts', async () => {
+    const fallbacks: Error[] = [];
+    const p = pool({ threads: 2, inlineBelow: 1, onFallback: (e) => fallbacks.push(e) });
+    const original = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+      original.apply(this, args);
+      void this.terminate();
+    };
+    try {
+      expect(await p.warm()).toBe(false);
+    } finally {
+      Worker.prototype.postMessage = original;
+    }
+    expect(fallbacks.map((e) => e.message)).toEqual([expect.stringMatching(/signature worker exited/)]);
+    const js = jobs(4, (i) => i === 0);
+    expect(await p.verifyLinkSignatures(js)).toEqual(truth(js));
+    expect(p.tasksOnWorkers).toBe(0);
+    expect(await p.warm(), 'a broken pool stays inline').toBe(false);
+  });
+
+  test('a closed pool does not start workers to warm', async () => {
+    const p = pool({ threads: 1, inlineBelow: 1 });
+    await p.close();
+    expect(await p.warm()).toBe(false);
+    const js = jobs(2);
+    expect(await p.verifyLinkSignatures(js)).toEqual(truth(js));
+    expect(p.tasksOnWorkers).toBe(0);
+  });
+});
+
 describe('workers gone', () => {
   test('closed while a turn’s task is on a worker: what it left is checked inline, same verdicts', async () => {
     const p = pool({ threads: 1, inlineBelow: 1 });
