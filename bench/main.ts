@@ -25,6 +25,7 @@ import { Progress } from './progress.js';
 import { CHAIN_LENGTHS, type ChainContext, type ChainEstimate, type Figures, type SealRound, chainEstimate, goals, markdownTable, median } from './report.js';
 import type { CpuShares } from './cpu.js';
 import { BATCH_CONCURRENCY, BATCH_SIZE, CONNECTIONS, SATURATION_CONNECTIONS, bareLatencyAtRate, batchAppends, durations, latencyAtRate, proofFetches, saturateBest, setUp, waitUntilSealed } from './service-phases.js';
+import { tailLine } from './service-metrics.js';
 
 /** Cores used, as "0.92 / 0.45 / 0.21 / 0.40" (n/a where /proc cannot tell). */
 function coresLine(c: CpuShares): string {
@@ -330,6 +331,7 @@ async function main(): Promise<void> {
       rev ? `revision ${rev.commit}${rev.uncommittedChanges ? ' with uncommitted changes in src/, schemas/ or migrations/' : ''}` : '',
       `saturation at ${SATURATION_CONNECTIONS.join(' / ')} connections: ceiling ${SATURATION_CONNECTIONS.map((c) => ceiling.perSecByConnections[c]!.toFixed(0)).join(' / ')} /s; appends ${SATURATION_CONNECTIONS.map((c) => append.perSecByConnections[c]!.toFixed(0)).join(' / ')} /s (each figure takes the better)`,
       `at ${rate}/s offered (open loop): ceiling p50 ${ceilingLatency.latency.p50.toFixed(1)} / p90 ${ceilingLatency.latency.p90.toFixed(1)} / p99 ${ceilingLatency.latency.p99.toFixed(1)} ms; appends p50 ${latency.latency.p50.toFixed(1)} / p90 ${latency.latency.p90.toFixed(1)} / p99 ${latency.latency.p99.toFixed(1)} ms`,
+      `the service at ${rate}/s (its /metrics): ${tailLine(latency.service)}`,
       `cores (server / PostgreSQL / load generator / idle): ceiling ${coresLine(ceiling.cpu)}; ceiling at ${rate}/s ${coresLine(ceilingLatency.cpu)}; appends ${coresLine(append.cpu)}; at ${rate}/s ${coresLine(latency.cpu)}; at ${sustainable}/s ${coresLine(latencyAtHalfAppend.cpu)}`,
     ].filter(Boolean);
     process.stdout.write(`\n${command}\n${about.join('\n')}\n\n${markdownTable(figures, chain)}\n\n`);

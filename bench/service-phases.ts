@@ -10,6 +10,7 @@ import { type SignedLink, type Signer, newSigner, signOrders, singleBodies } fro
 import { type Percentiles, closedLoop, count, openLoop, percentiles } from './load.js';
 import { RawHttp } from './raw-http.js';
 import { type CpuShares, meterCpu } from './cpu.js';
+import { type ServiceTail, scrapeMetrics, serviceTail } from './service-metrics.js';
 import type { Progress } from './progress.js';
 
 const ORDER_TO_CASH = JSON.parse(readFileSync(new URL('../schemas/examples/order-to-cash.json', import.meta.url), 'utf8')) as unknown;
@@ -217,6 +218,8 @@ export interface OpenLoopLatency {
 
 export interface Latency extends OpenLoopLatency {
   seal: Percentiles & { links: number; blocks: number };
+  /** What the service's /metrics saw meanwhile (the unmeasured first second included). */
+  service: ServiceTail;
 }
 
 /** Seconds at the offered rate before the latency is measured (connections opened, JIT warm for this traffic). */
@@ -257,9 +260,11 @@ export async function latencyAtRate(progress: Progress, o: { url: string; databa
   await watcher.start();
   try {
     progress.phase(`appends at ${o.rate}/s (open loop, ${LATENCY_WARM_S} s not counted first)`, LATENCY_WARM_S + o.d.latencyS, 's');
+    const metricsBefore = await scrapeMetrics(o.url);
     const cpu = meterCpu(o.servicePid);
     const r = await openLoop({ http, path: '/v1/links', bodies: singleBodies(links), rate: o.rate, seconds: o.d.latencyS, warmS: LATENCY_WARM_S, onTick: (t) => progress.update(t) });
     const cores = cpu();
+    const service = serviceTail(metricsBefore, await scrapeMetrics(o.url));
     requireAccepted(`appends at ${o.rate}/s`, r);
     progress.end(`p99 ${r.latency.p99.toFixed(1)} ms`);
     const hashes = links.slice(r.firstCounted, r.sent).map((l) => l.hash);
@@ -291,7 +296,7 @@ export async function latencyAtRate(progress: Progress, o: { url: string; databa
       }
       const seal = { ...percentiles(delays), links: delays.length, blocks: blocks.size };
       progress.end(`p99 ${seal.p99.toFixed(0)} ms over ${seal.blocks} blocks`);
-      return { offeredPerSec: o.rate, seconds: r.seconds, sent: r.sent - r.firstCounted, statuses: r.statuses, errors: r.errors, latency: r.latency, seal, cpu: cores };
+      return { offeredPerSec: o.rate, seconds: r.seconds, sent: r.sent - r.firstCounted, statuses: r.statuses, errors: r.errors, latency: r.latency, seal, cpu: cores, service };
     } finally {
       await db.end();
     }

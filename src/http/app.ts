@@ -19,7 +19,7 @@ import { migrationsCurrent } from '../db/migrate.js';
 import { authPlugin } from './auth.js';
 import { type BodyError, parseStrictJson } from './json-body.js';
 import { LedgerError } from '../ledger/errors.js';
-import { ledgerGauges, metricsPlugin } from './metrics.js';
+import { type Metrics, ledgerGauges, metricsPlugin } from './metrics.js';
 import { PROBLEM_BASE, problemsPlugin, sendProblem } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { blockRoutes } from './routes/blocks.js';
@@ -50,6 +50,7 @@ export interface App {
   ledger: Ledger;
   events: EventBus;
   pool: Pool;
+  metrics: Metrics;
 }
 
 /**
@@ -129,6 +130,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     now: opts.now ?? (() => new Date()),
     events: { emit: (e) => (e.type === 'link.accepted' && metrics.linksAccepted.inc(), events.emit(e)) },
     limits: opts.limits,
+    observer: metrics.observer,
   });
   if (opts.limits.cacheBytes !== undefined) ledger.proofs.cache.budget = opts.limits.cacheBytes;
 
@@ -183,5 +185,5 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(import('./routes/stats.js'), { ledger });
   await app.register(import('./console.js'));
 
-  return { app, ledger, events, pool };
+  return { app, ledger, events, pool, metrics };
 }

@@ -3,12 +3,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LedgerObserver } from '../ledger/ports.js';
 
 export interface Metrics {
   registry: Registry;
   linksAccepted: Counter;
   rejections: Counter<'type'>;
+  /** The ledger's own reports (single appends stored together). */
+  observer: Required<LedgerObserver>;
+  /** A block's commit (its one transaction), in seconds: the sealer reports it on the server that seals. */
+  blockCommitted(seconds: number): void;
 }
+
+const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export function metricsPlugin(app: FastifyInstance): Metrics {
   const registry = new Registry();
@@ -18,7 +25,27 @@ export function metricsPlugin(app: FastifyInstance): Metrics {
     name: 'pop_http_request_duration_seconds',
     help: 'HTTP request latency',
     labelNames: ['method', 'route'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  // Single appends wait for the group call in flight and go in the next: how long those calls take
+  // (commit included) and how many links each carries is what an append's latency is made of.
+  const groupSeconds = new Histogram({
+    name: 'pop_append_group_seconds',
+    help: 'Database calls storing single appends gathered together: seconds per call, commit included',
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const groupLinks = new Histogram({
+    name: 'pop_append_group_links',
+    help: 'Database calls storing single appends gathered together: links per call',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [registry],
+  });
+  const blockCommit = new Histogram({
+    name: 'pop_block_commit_seconds',
+    help: 'Blocks committed by this server (the sealer): seconds of the block\'s transaction',
+    buckets: SECONDS,
     registers: [registry],
   });
   const linksAccepted = new Counter({ name: 'pop_links_accepted_total', help: 'Links accepted (new, not re-posts)', registers: [registry] });
@@ -29,7 +56,18 @@ export function metricsPlugin(app: FastifyInstance): Metrics {
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
-  return { registry, linksAccepted, rejections };
+  return {
+    registry,
+    linksAccepted,
+    rejections,
+    observer: {
+      appendGroup(links, seconds) {
+        groupLinks.observe(links);
+        groupSeconds.observe(seconds);
+      },
+    },
+    blockCommitted: (seconds) => blockCommit.observe(seconds),
+  };
 }
 
 /** Chain and anchoring gauges, read from the database at scrape time (any server reports them). */

@@ -422,11 +422,13 @@ export class Links {
    */
   async #appendGroup(items: AppendItem[]): Promise<Map<AppendItem, GroupOutcome>> {
     try {
+      const started = performance.now();
       const { rows } = await this.#deps.pool.query<{ r: (Stored | { hash: string; refused: Refused })[] }>({
         name: 'pop-append-group',
         text: 'SELECT pop_append($1::jsonb, true) AS r',
         values: [JSON.stringify(items)],
       });
+      this.#deps.observer?.appendGroup?.(items.length, (performance.now() - started) / 1000);
       return new Map(items.map((it, k) => [it, rows[0]!.r[k]!]));
     } catch (e) {
       const code = (e as { code?: string }).code ?? '';

@@ -46,6 +46,12 @@ export interface PooledVerifier extends SignatureVerifier {
   signAsNotary?(messages: readonly Uint8Array[]): Promise<string[]>;
 }
 
+/** What the ledger reports of its own work, for metrics (src/http/metrics.ts); every method optional. */
+export interface LedgerObserver {
+  /** One database call that stored single appends gathered together: its links and its seconds (commit included). */
+  appendGroup?(links: number, seconds: number): void;
+}
+
 export interface LedgerDeps {
   pool: Pool;
   /** A PooledVerifier checks link signatures off the request thread. */
@@ -55,4 +61,5 @@ export interface LedgerDeps {
   now: () => Date;
   events: EventSink;
   limits: Limits;
+  observer?: LedgerObserver;
 }

@@ -39,6 +39,8 @@ export interface SealerOptions {
   /** Work that runs on the leader only, between seals (the anchorer); its errors never stop sealing. */
   onLeaderTick?: () => Promise<void>;
   leaderTickMs?: number;
+  /** Told the seconds of each block's transaction this sealer committed (metrics). */
+  onCommitted?: (seconds: number) => void;
   /** Worker threads splitting each block's nonce search (default 1). */
   powThreads?: number;
   /**
@@ -290,7 +292,9 @@ export class Sealer {
   async #commit(session: pg.Client | undefined, block: SealedBlock): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
+        const started = performance.now();
         await this.#commitOnce(session, block);
+        this.#o.onCommitted?.((performance.now() - started) / 1000);
         return;
       } catch (e) {
         // A COMMIT whose answer was lost may have committed: the retry then meets the block's own row.

@@ -46,7 +46,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
     // The workers also sign receipts, with the notary's key.
     const signatures = new SignaturePool({ notarySeed, onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) });
     const dbTimeouts = { statementMs: config.dbStatementTimeoutMs, connectMs: config.dbConnectTimeoutMs };
-    const { app, ledger, pool: appPool, events } = await buildApp({
+    const { app, ledger, pool: appPool, events, metrics } = await buildApp({
       databaseUrl,
       notary,
       cipher: aesGcmCipher(dataKey),
@@ -76,6 +76,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       log: (msg, extra) => app.log.info(extra ?? {}, msg),
       // The same timeouts on the lock's session; one its server never answers is closed (src/ledger/sealer.ts).
       sessionTimeouts: dbTimeouts,
+      onCommitted: (seconds) => metrics.blockCommitted(seconds),
       ...(anchoring ? { onLeaderTick: () => anchoring.anchorer.tick(), leaderTickMs: Math.min(1000, config.anchorIntervalMs) } : {}),
     });
     if (config.sealer) sealer.start();

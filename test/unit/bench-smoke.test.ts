@@ -8,6 +8,9 @@ import { percentiles } from '../../bench/load.js';
 import { summarize } from '../../bench/profile.js';
 import { ReplyReader } from '../../bench/raw-http.js';
 import { type ChainContext, type Figures, type SealRound, chainEstimate, chainSpread, goals, markdownTable } from '../../bench/report.js';
+import Fastify from 'fastify';
+import { parseMetrics, serviceTail, tailLine } from '../../bench/service-metrics.js';
+import { metricsPlugin } from '../../src/http/metrics.js';
 
 const figures: Figures = {
   ceilingPerSec: 1000,
@@ -153,5 +156,63 @@ describe("the open loop's HTTP reader", () => {
   it('refuses what is not HTTP/1.1', () => {
     const reader = new ReplyReader(() => {});
     expect(() => reader.push(Buffer.from('SSH-2.0-OpenSSH\r\n\r\n'))).toThrow(/not an HTTP\/1.1 response/);
+  });
+});
+
+describe("the service's tail from its /metrics", () => {
+  it('reads the series the service exports: group calls, their links, over 10 and 25 ms, block commits', async () => {
+    const app = Fastify();
+    const m = metricsPlugin(app);
+    m.observer.appendGroup(1, 0.002); // before: not counted
+    const before = parseMetrics(await m.registry.metrics());
+    for (const [links, seconds] of [[1, 0.0009], [3, 0.004], [8, 0.012], [20, 0.03]] as const) m.observer.appendGroup(links, seconds);
+    m.blockCommitted(0.04);
+    m.blockCommitted(0.02);
+    const t = serviceTail(before, parseMetrics(await m.registry.metrics()));
+    expect(t.groupCalls).toBe(4);
+    expect(t.linksPerCall).toBe(8);
+    expect(t.groupMeanMs).toBeCloseTo((0.9 + 4 + 12 + 30) / 4, 6);
+    expect(t.groupCallsOver10Ms).toBe(2);
+    expect(t.groupCallsOver25Ms).toBe(1);
+    expect(t.blockCommits).toBe(2);
+    expect(t.blockCommitMeanMs).toBeCloseTo(30, 6);
+    expect(t.gcPausesOver10Ms).toBeLessThanOrEqual(t.gcPauses);
+    await app.close();
+  });
+
+  it('sums GC pauses over kinds whatever the label order, and takes the event-loop delay as of the second scrape', () => {
+    const before = parseMetrics(
+      [
+        '# HELP nodejs_gc_duration_seconds Garbage collection duration by kind',
+        'nodejs_gc_duration_seconds_bucket{le="0.01",kind="minor"} 10',
+        'nodejs_gc_duration_seconds_count{kind="minor"} 10',
+        'nodejs_gc_duration_seconds_sum{kind="minor"} 0.02',
+        'nodejs_eventloop_lag_p99_seconds 0.5',
+      ].join('\n'),
+    );
+    const after = parseMetrics(
+      [
+        'nodejs_gc_duration_seconds_bucket{kind="minor",le="0.01"} 14',
+        'nodejs_gc_duration_seconds_count{kind="minor"} 15',
+        'nodejs_gc_duration_seconds_sum{kind="minor"} 0.1',
+        'nodejs_gc_duration_seconds_bucket{le="0.01",kind="major"} 0',
+        'nodejs_gc_duration_seconds_count{kind="major"} 1',
+        'nodejs_gc_duration_seconds_sum{kind="major"} 0.03',
+        'nodejs_eventloop_lag_p99_seconds 0.012',
+        'nodejs_eventloop_lag_max_seconds 0.034',
+        'not a series line',
+      ].join('\n'),
+    );
+    const t = serviceTail(before, after);
+    expect(t.gcPauses).toBe(6);
+    expect(t.gcMs).toBeCloseTo(110, 6);
+    expect(t.gcPausesOver10Ms).toBe(2);
+    expect(t.eventLoopDelayP99Ms).toBeCloseTo(12, 6);
+    expect(t.eventLoopDelayMaxMs).toBeCloseTo(34, 6);
+    expect(t.groupCalls).toBe(0);
+    expect(t.linksPerCall).toBe(0);
+    expect(tailLine(t)).toBe(
+      '0 group calls of 0.0 links (mean 0.0 ms; 0 over 10 ms, 0 over 25 ms); 0 block commits (mean 0.0 ms); GC 6 pauses, 110.0 ms in all, 2 over 10 ms; event-loop delay p99 12.0 ms, max 34.0 ms',
+    );
   });
 });
