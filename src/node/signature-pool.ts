@@ -7,11 +7,14 @@
 //
 // Big sets are split over every worker. Small sets (a single append's one or two signatures) are
 // gathered for the rest of the event loop's turn and go to one worker together, so that under load
-// one message carries the signatures of every request read in that turn. Even one signature goes:
-// posting it costs the request thread a fraction of checking it (which is ≈ 50 µs), and the request
-// thread is what limits appends; only a single-core machine, where the worker would take the same
-// core, checks small sets inline. Everything is checked inline when a worker cannot be started or
-// dies, with the error reported once.
+// one message carries the signatures of every request read in that turn. A turn that gathered no
+// more than one request's usual set (one signature and its receipt) while every worker is idle does
+// it inline: posting it and taking the answer cost the request thread about what doing it does
+// (≈ 100 µs against ≈ 120 µs with libsodium on a slow host), and the worker's wake-up, work and
+// answer cost the machine ≈ 160 µs more and the request a thread hand-off (docs/performance.md, item
+// 24). Under load turns gather several requests and go to the workers. A single-core machine, where
+// the worker would take the same core, checks every small set inline. Everything is checked inline
+// when a worker cannot be started or dies, with the error reported once.
 //
 // Given the notary's seed, the workers also sign receipts: the messages asked for in a turn travel
 // in the same task as its signatures to check (a signature is ≈ 17 µs the request thread keeps).
@@ -26,6 +29,8 @@ import { nodeVerifier } from './verifier.js';
 import { WORKER_ROLE, type WorkerData, type WorkerDone, type WorkerMessage, type WorkerTask } from './verify-worker.js';
 
 const CHUNK = 64;
+/** A turn with no more than one signature and one receipt to make, and the workers idle, stays inline (on more than one core). */
+const INLINE_BELOW = 3;
 
 interface Slot {
   worker: Worker;
@@ -45,7 +50,8 @@ export interface SignaturePoolOptions {
   threads?: number;
   /**
    * A turn's gathered jobs (signatures to check plus messages to sign) fewer than this are done
-   * inline while no worker is busy (default 1, i.e. never, on a machine with more than one core; 64 on one core).
+   * inline while no worker is busy (default 3 on a machine with more than one core: one request's
+   * signature and receipt; 64 on one core; 1 sends everything to the workers).
    */
   inlineBelow?: number;
   /** Sets of at least this many signatures are split over every worker (default 64). */
@@ -77,7 +83,7 @@ export class SignaturePool implements PooledVerifier {
 
   constructor(opts: SignaturePoolOptions = {}) {
     this.#threads = Math.max(1, opts.threads ?? availableParallelism());
-    this.#inlineBelow = opts.inlineBelow ?? (availableParallelism() > 1 ? 1 : CHUNK);
+    this.#inlineBelow = opts.inlineBelow ?? (availableParallelism() > 1 ? INLINE_BELOW : CHUNK);
     this.#splitFrom = opts.splitFrom ?? CHUNK;
     this.#onFallback = opts.onFallback;
     this.#notarySeed = opts.notarySeed && Uint8Array.from(opts.notarySeed);

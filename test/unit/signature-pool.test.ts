@@ -2,6 +2,7 @@
 // threads: the small sets asked for in one turn of the event loop go to one worker as one task, and
 // every caller gets the verdicts of its own jobs, exactly node:crypto's on the calling thread.
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, test } from 'vitest';
 import { linkMessage, publicKeyFor, secretKeyFrom, sign, toHex } from '../../src/core/index.js';
@@ -92,6 +93,30 @@ describe('small sets gathered per turn', () => {
     expect(await busy).toEqual(truth(big));
     expect(p.tasksOnWorkers).toBe(2);
     expect(p.checkedOnWorkers).toBe(301);
+  });
+
+  test('by default, with idle workers, a turn of one request (its signature, its receipt) stays inline; more goes to a worker on more than one core', async () => {
+    const seed = randomBytes(32);
+    const notary = ed25519Notary(seed);
+    const p = pool({ threads: 1, notarySeed: seed });
+    expect(await p.warm()).toBe(true); // the worker is up and idle
+    const request = (bad: boolean, signatures = 1) => {
+      const js = jobs(signatures, () => bad);
+      const msgs = [new Uint8Array(randomBytes(40))];
+      return Promise.all([p.verifyLinkSignatures(js), p.signAsNotary(msgs)]).then(([v, sigs]) => {
+        expect(v).toEqual(truth(js));
+        expect(sigs).toEqual(msgs.map((m) => notary.sign(m)));
+      });
+    };
+    await request(true);
+    expect(p.tasksOnWorkers, 'one signature and one receipt: inline').toBe(0);
+    const multi = availableParallelism() > 1; // one core: every small set inline (64 and under)
+    await Promise.all([request(false), request(true)]);
+    expect(p.tasksOnWorkers, 'two requests in one turn').toBe(multi ? 1 : 0);
+    await request(false, 2); // a cosigned link: two signatures and the receipt
+    expect(p.tasksOnWorkers).toBe(multi ? 2 : 0);
+    expect(p.checkedOnWorkers).toBe(multi ? 4 : 0);
+    expect(p.signedOnWorkers).toBe(multi ? 3 : 0);
   });
 
   test('no jobs: no task, no turn waited', async () => {
