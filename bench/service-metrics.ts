@@ -21,10 +21,15 @@ export function parseMetrics(text: string): Scrape {
   return out;
 }
 
-export async function scrapeMetrics(baseUrl: string): Promise<Scrape> {
-  const res = await fetch(new URL('/metrics', baseUrl));
-  if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
-  return parseMetrics(await res.text());
+/** The service's /metrics, or why it could not be read (10 s at most: a figure is not worth a stuck run). */
+export async function scrapeMetrics(baseUrl: string): Promise<Scrape | string> {
+  try {
+    const res = await fetch(new URL('/metrics', baseUrl), { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) return `GET /metrics answered ${res.status}`;
+    return parseMetrics(await res.text());
+  } catch (e) {
+    return `GET /metrics failed: ${(e as Error).message}`;
+  }
 }
 
 export interface ServiceTail {
@@ -46,8 +51,12 @@ export interface ServiceTail {
   eventLoopDelayMaxMs: number;
 }
 
-/** The differences between two scrapes of one service, the event loop's delay as of the second. */
-export function serviceTail(before: Scrape, after: Scrape): ServiceTail {
+/** The differences between two scrapes of one service, the event loop's delay as of the second; a scrape that failed gives its reason. */
+export function serviceTail(before: Scrape, after: Scrape): ServiceTail;
+export function serviceTail(before: Scrape | string, after: Scrape | string): ServiceTail | string;
+export function serviceTail(before: Scrape | string, after: Scrape | string): ServiceTail | string {
+  if (typeof before === 'string') return before;
+  if (typeof after === 'string') return after;
   const d = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
   // Every GC kind's series, summed (minor, major, incremental, weakcb).
   const gc = (suffix: string, le?: string) => {
@@ -79,7 +88,8 @@ export function serviceTail(before: Scrape, after: Scrape): ServiceTail {
 }
 
 /** One line for the report. */
-export function tailLine(t: ServiceTail): string {
+export function tailLine(t: ServiceTail | string): string {
+  if (typeof t === 'string') return `not available (${t})`;
   const ms = (x: number) => x.toFixed(1);
   return (
     `${t.groupCalls} group calls of ${t.linksPerCall.toFixed(1)} links (mean ${ms(t.groupMeanMs)} ms; ${t.groupCallsOver10Ms} over 10 ms, ${t.groupCallsOver25Ms} over 25 ms); ` +

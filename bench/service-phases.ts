@@ -218,8 +218,8 @@ export interface OpenLoopLatency {
 
 export interface Latency extends OpenLoopLatency {
   seal: Percentiles & { links: number; blocks: number };
-  /** What the service's /metrics saw meanwhile (the unmeasured first second included). */
-  service: ServiceTail;
+  /** What the service's /metrics saw meanwhile (the unmeasured first second included), or why it could not be read. */
+  service: ServiceTail | string;
 }
 
 /** Seconds at the offered rate before the latency is measured (connections opened, JIT warm for this traffic). */

@@ -32,19 +32,19 @@ export function metricsPlugin(app: FastifyInstance): Metrics {
   // (commit included) and how many links each carries is what an append's latency is made of.
   const groupSeconds = new Histogram({
     name: 'pop_append_group_seconds',
-    help: 'Database calls storing single appends gathered together: seconds per call, commit included',
+    help: 'Database calls storing single appends gathered together, failed ones too: seconds from the parameters serialized to the answer (pool wait and commit included)',
     buckets: SECONDS,
     registers: [registry],
   });
   const groupLinks = new Histogram({
     name: 'pop_append_group_links',
-    help: 'Database calls storing single appends gathered together: links per call',
+    help: 'Database calls storing single appends gathered together, failed ones too: links per call',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers: [registry],
   });
   const blockCommit = new Histogram({
     name: 'pop_block_commit_seconds',
-    help: 'Blocks committed by this server (the sealer): seconds of the block\'s transaction',
+    help: 'Blocks committed by this server (the sealer): seconds of the try that committed each',
     buckets: SECONDS,
     registers: [registry],
   });

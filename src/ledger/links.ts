@@ -421,16 +421,14 @@ export class Links {
    * the checks should cause) is retried in halves down to that link, so only its request sees the error.
    */
   async #appendGroup(items: AppendItem[]): Promise<Map<AppendItem, GroupOutcome>> {
+    const values = [JSON.stringify(items)];
+    const started = performance.now();
+    let results: (Stored | { hash: string; refused: Refused })[];
     try {
-      const started = performance.now();
-      const { rows } = await this.#deps.pool.query<{ r: (Stored | { hash: string; refused: Refused })[] }>({
-        name: 'pop-append-group',
-        text: 'SELECT pop_append($1::jsonb, true) AS r',
-        values: [JSON.stringify(items)],
-      });
-      this.#deps.observer?.appendGroup?.(items.length, (performance.now() - started) / 1000);
-      return new Map(items.map((it, k) => [it, rows[0]!.r[k]!]));
+      const { rows } = await this.#deps.pool.query<{ r: typeof results }>({ name: 'pop-append-group', text: 'SELECT pop_append($1::jsonb, true) AS r', values });
+      results = rows[0]!.r;
     } catch (e) {
+      this.#observeGroup(items.length, started);
       const code = (e as { code?: string }).code ?? '';
       if (items.length === 1 || !(code.startsWith('22') || code.startsWith('23'))) throw e;
       // Halves, each on its own: only calls holding the failing link fail again, so a group of n
@@ -444,6 +442,17 @@ export class Links {
       };
       const mid = Math.ceil(items.length / 2);
       return new Map([...(await half(items.slice(0, mid))), ...(await half(items.slice(mid)))]);
+    }
+    this.#observeGroup(items.length, started);
+    return new Map(items.map((it, k) => [it, results[k]!]));
+  }
+
+  /** Reports a group call, answered or failed, to the metrics; a failing observer never fails the appends. */
+  #observeGroup(links: number, started: number): void {
+    try {
+      this.#deps.observer?.appendGroup?.(links, (performance.now() - started) / 1000);
+    } catch {
+      /* metrics are not worth an append */
     }
   }
 

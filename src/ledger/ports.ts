@@ -48,7 +48,10 @@ export interface PooledVerifier extends SignatureVerifier {
 
 /** What the ledger reports of its own work, for metrics (src/http/metrics.ts); every method optional. */
 export interface LedgerObserver {
-  /** One database call that stored single appends gathered together: its links and its seconds (commit included). */
+  /**
+   * One database call storing single appends gathered together, answered or failed: its links and
+   * its seconds, from its parameters serialized to its answer (a wait for a pooled connection and the commit included).
+   */
   appendGroup?(links: number, seconds: number): void;
 }
 

@@ -39,7 +39,7 @@ export interface SealerOptions {
   /** Work that runs on the leader only, between seals (the anchorer); its errors never stop sealing. */
   onLeaderTick?: () => Promise<void>;
   leaderTickMs?: number;
-  /** Told the seconds of each block's transaction this sealer committed (metrics). */
+  /** Told the seconds of the try that committed each block (metrics); failed tries, and a commit only recognised later, are not counted. */
   onCommitted?: (seconds: number) => void;
   /** Worker threads splitting each block's nonce search (default 1). */
   powThreads?: number;
@@ -294,7 +294,11 @@ export class Sealer {
       try {
         const started = performance.now();
         await this.#commitOnce(session, block);
-        this.#o.onCommitted?.((performance.now() - started) / 1000);
+        try {
+          this.#o.onCommitted?.((performance.now() - started) / 1000);
+        } catch {
+          /* the block is in: a failing metric changes nothing */
+        }
         return;
       } catch (e) {
         // A COMMIT whose answer was lost may have committed: the retry then meets the block's own row.

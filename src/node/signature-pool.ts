@@ -7,12 +7,12 @@
 //
 // Big sets are split over every worker. Small sets (a single append's one or two signatures) are
 // gathered for the rest of the event loop's turn and go to one worker together, so that under load
-// one message carries the signatures of every request read in that turn. A turn that gathered no
-// more than one request's usual set (one signature and its receipt) while every worker is idle does
-// it inline: posting it and taking the answer cost the request thread about what doing it does
-// (≈ 100 µs against ≈ 120 µs with libsodium on a slow host), and the worker's wake-up, work and
-// answer cost the machine ≈ 160 µs more and the request a thread hand-off (docs/performance.md, item
-// 24). Under load turns gather several requests and go to the workers. A single-core machine, where
+// one message carries the signatures of every request read in that turn. A turn that gathered fewer
+// than three operations (signatures to check plus receipts to sign: a lone append's one signature
+// and its receipt) while every worker is idle does them inline: posting them and taking the answer
+// cost the request thread about what doing them does (≈ 100 µs against ≈ 120 µs with libsodium on
+// a slow host), and the hand-off costs the request a thread's wake-up and the machine ≈ 0.1 ms per
+// append in all (docs/performance.md, item 24). Under load turns gather several requests and go to the workers. A single-core machine, where
 // the worker would take the same core, checks every small set inline. Everything is checked inline
 // when a worker cannot be started or dies, with the error reported once.
 //
@@ -29,7 +29,7 @@ import { nodeVerifier } from './verifier.js';
 import { WORKER_ROLE, type WorkerData, type WorkerDone, type WorkerMessage, type WorkerTask } from './verify-worker.js';
 
 const CHUNK = 64;
-/** A turn with no more than one signature and one receipt to make, and the workers idle, stays inline (on more than one core). */
+/** A turn of fewer operations than this (a lone append: one signature, one receipt), the workers idle, stays inline (on more than one core). */
 const INLINE_BELOW = 3;
 
 interface Slot {
@@ -196,7 +196,11 @@ export class SignaturePool implements PooledVerifier {
         (slot) =>
           new Promise<boolean>((resolve) => {
             const task: WorkerTask = { jobs: [], next: new SharedArrayBuffer(4), verdicts: new SharedArrayBuffer(0), chunk: 1, quiet: true };
-            slot.worker.postMessage(task);
+            try {
+              slot.worker.postMessage(task);
+            } catch {
+              return resolve(false); // a worker already gone: its 'exit' reports it
+            }
             slot.pending.push((done) => resolve(done !== undefined));
           }),
       ),

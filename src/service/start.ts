@@ -32,6 +32,8 @@ export async function startService(config: Config, log: (msg: string) => void = 
   };
   const embedded = config.databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: config.dataDir, log: dbLog, restart: true }) : undefined;
   const databaseUrl = config.databaseUrl ?? embedded!.url;
+  // What a failed start has already started, stopped again in reverse (below).
+  const started: (() => Promise<unknown>)[] = [];
   try {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     try {
@@ -45,6 +47,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
     const notary = ed25519Notary(notarySeed);
     // The workers also sign receipts, with the notary's key.
     const signatures = new SignaturePool({ notarySeed, onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) });
+    started.push(() => signatures.close());
     const dbTimeouts = { statementMs: config.dbStatementTimeoutMs, connectMs: config.dbConnectTimeoutMs };
     const { app, ledger, pool: appPool, events, metrics } = await buildApp({
       databaseUrl,
@@ -56,6 +59,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       dbTimeouts,
       logger: { level: config.logLevel },
     });
+    started.push(() => app.close());
     let adminKey: string | undefined;
     let adminKeyFile: string | undefined;
     if (config.adminKey) await ledger.apiKeys.ensureAdmin(config.adminKey);
@@ -64,6 +68,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       if (adminKey) adminKeyFile = writeSecretFile(config.dataDir, 'admin.key', adminKey);
     }
     const anchoring: AnchoringHandle | undefined = config.anchor === 'off' ? undefined : await startAnchoring(config, appPool, events, (msg, extra) => app.log.info(extra ?? {}, msg), log);
+    if (anchoring) started.push(() => anchoring.stop());
     const sealer = new Sealer({
       databaseUrl,
       pool: appPool,
@@ -80,6 +85,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
       ...(anchoring ? { onLeaderTick: () => anchoring.anchorer.tick(), leaderTickMs: Math.min(1000, config.anchorIntervalMs) } : {}),
     });
     if (config.sealer) sealer.start();
+    started.push(() => sealer.stop());
     // The signature threads boot before the first request, not under it (src/node/signature-pool.ts warm).
     if (!(await signatures.warm())) log('signature workers not ready at start; appends wait for them or are verified on the main thread');
     const address = await app.listen({ port: config.port, host: config.host });
@@ -98,6 +104,8 @@ export async function startService(config: Config, log: (msg: string) => void = 
       },
     };
   } catch (e) {
+    // e.g. the port is taken: the sealer must not go on sealing (and holding its lock) in a service that never started.
+    for (const stop of started.reverse()) await stop().catch(() => {});
     await embedded?.stop().catch(() => {});
     throw e;
   }

@@ -248,6 +248,13 @@ describe('single appends through the service', () => {
   };
   const storedOf = async (hashes: string[]) =>
     (await svc.pool.query<{ hash: string }>('SELECT hash FROM links WHERE hash = ANY($1)', [hashes])).rows.map((r) => r.hash).sort();
+  /** pop_append_group_links' count and sum, pop_append_group_seconds' count, from /metrics. */
+  const groupMetrics = async () => {
+    const text = (await svc.request('GET', '/metrics', { key: null })).body;
+    const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? NaN);
+    return { calls: value('pop_append_group_links_count'), links: value('pop_append_group_links_sum'), timed: value('pop_append_group_seconds_count') };
+  };
+
   /** The group calls since `from` that held more than one item. */
   const groups = (from = 0) => calls.slice(from).filter((c) => c.hashes.length > 1);
 
@@ -385,8 +392,15 @@ describe('single appends through the service', () => {
       const subs = times(8, (i) => order(`g-data-${code}-${i}`));
       const marked = subs[3]!;
       // The marked link's data is spoilt in every call that holds it: PostgreSQL itself refuses it.
+      const metricsBefore = await groupMetrics();
       const from = calls.length;
       const rs = await postAllTampered(subs, (items) => items.map((it) => (it.hash === marked.hash ? spoil(it) : it)));
+      // /metrics counted every group call, the failed ones too, with its links.
+      const metricsAfter = await groupMetrics();
+      const made = calls.slice(from);
+      expect(metricsAfter.calls - metricsBefore.calls).toBe(made.length);
+      expect(metricsAfter.timed - metricsBefore.timed).toBe(made.length);
+      expect(metricsAfter.links - metricsBefore.links).toBe(made.reduce((n, c) => n + c.hashes.length, 0));
       for (const [i, s] of subs.entries()) {
         if (s === marked) expectProblem(rs[i]!, 500, 'internal');
         else expectAccepted(rs[i]!, s.hash);

@@ -2,9 +2,11 @@
 // up before it listens, and /metrics reports what an append's latency is made of — the database
 // calls that store single appends gathered together, and the sealer's block commits.
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { publicKeyFor, secretKeyFrom, toHex } from '../../src/core/index.js';
 import { SignaturePool } from '../../src/node/signature-pool.js';
@@ -55,7 +57,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
   });
   svc = await startService(config, (msg) => startLog.push(msg));
-});
+}, 60_000);
 
 afterAll(async () => {
   await svc?.close();
@@ -112,4 +114,31 @@ describe('pop serve’s composition', () => {
     expect(series(after, 'pop_block_commit_seconds_sum')).toBeGreaterThan(0);
     expect(series(after, 'pop_block_commit_seconds_bucket{le="+Inf"}')).toBe(blocks);
   });
+});
+
+describe('a start that fails', () => {
+  test('its port taken: it rejects, and nothing it started goes on (the sealer’s lock stays free)', async () => {
+    const db2 = await createTestDatabase();
+    const dir2 = mkdtempSync(join(tmpdir(), 'pop-start-'));
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const c = new pg.Client(db2.url);
+    try {
+      const config = loadConfig({ DATABASE_URL: db2.url, POP_DATA_DIR: dir2, POP_ADMIN_KEY: admin, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
+      await expect(startService(config, () => {})).rejects.toThrow(/EADDRINUSE/);
+      await c.connect();
+      // Before the fix the sealer started before listen kept running and took its lock ('pops').
+      for (let i = 0; i < 5; i++) {
+        expect((await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [0x706f7073])).rows[0]!.ok, `the sealer's lock is free (try ${i + 1})`).toBe(true);
+        await c.query('SELECT pg_advisory_unlock($1)', [0x706f7073]);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await c.end().catch(() => {});
+      await new Promise((resolve) => blocker.close(resolve));
+      await db2.drop();
+      rmSync(dir2, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 // The benchmark's own arithmetic (no load, no timing assertions): percentiles, the goals' verdicts,
 // the seal-time estimate, the markdown table, and the CPU-profile summary on a tiny hand-made profile.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { summarize } from '../../bench/profile.js';
 import { ReplyReader } from '../../bench/raw-http.js';
 import { type ChainContext, type Figures, type SealRound, chainEstimate, chainSpread, goals, markdownTable } from '../../bench/report.js';
 import Fastify from 'fastify';
-import { parseMetrics, serviceTail, tailLine } from '../../bench/service-metrics.js';
+import { parseMetrics, scrapeMetrics, serviceTail, tailLine } from '../../bench/service-metrics.js';
 import { metricsPlugin } from '../../src/http/metrics.js';
 
 const figures: Figures = {
@@ -214,5 +215,19 @@ describe("the service's tail from its /metrics", () => {
     expect(tailLine(t)).toBe(
       '0 group calls of 0.0 links (mean 0.0 ms; 0 over 10 ms, 0 over 25 ms); 0 block commits (mean 0.0 ms); GC 6 pauses, 110.0 ms in all, 2 over 10 ms; event-loop delay p99 12.0 ms, max 34.0 ms',
     );
+  });
+
+  it('a scrape that fails gives its reason, and the report says the figures are not available', async () => {
+    const server = createServer((_req, res) => res.writeHead(503).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const refused = await scrapeMetrics(url);
+    await new Promise((resolve) => server.close(resolve));
+    expect(refused).toBe('GET /metrics answered 503');
+    const gone = await scrapeMetrics(url); // nobody listens any more
+    expect(gone).toMatch(/^GET \/metrics failed: /);
+    const t = serviceTail(parseMetrics('pop_append_group_seconds_count 1'), gone);
+    expect(t).toBe(gone);
+    expect(tailLine(t)).toBe(`not available (${gone as string})`);
   });
 });
