@@ -69,6 +69,10 @@ class OneLinePerRequest extends LogController {
 }
 
 export async function buildApp(opts: AppOptions): Promise<App> {
+  // Security headers on every answer: helmet's defaults without CSP (the console sets its own).
+  // Its middleware is built once here; @fastify/helmet built it again for every request, ≈ 15% of
+  // the bytes an append kept alive across a scavenge (docs/performance.md).
+  const securityHeaders = helmet({ contentSecurityPolicy: false });
   const app = Fastify({
     logger: opts.logger ?? false,
     logController: new OneLinePerRequest(),
@@ -76,10 +80,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     trustProxy: false,
     routerOptions: { maxParamLength: 200 },
     // Errors Fastify raises before routing (bad percent-encoding, over-long parameters) and on the
-    // socket (garbled request lines) are problem+json too.
-    frameworkErrors: (error, _request, reply) => {
+    // socket (garbled request lines) are problem+json too; the former, answered before any hook,
+    // get the security headers here.
+    frameworkErrors: (error, request, reply) => {
       const status = (error as { statusCode?: number }).statusCode ?? 400;
-      void sendProblem(reply, status === 414 ? 'too-large' : 'malformed', error.message);
+      securityHeaders(request.raw, reply.raw, () => void sendProblem(reply, status === 414 ? 'too-large' : 'malformed', error.message));
     },
     clientErrorHandler: (error, socket) => {
       if (!socket.writable) return socket.destroy(error);
@@ -134,10 +139,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   if (opts.limits.cacheBytes !== undefined) ledger.proofs.cache.budget = opts.limits.cacheBytes;
 
-  // Security headers on every answer: helmet's defaults without CSP (the console sets its own).
-  // Its middleware is built once here; @fastify/helmet built it again for every request, ≈ 15% of
-  // the bytes an append kept alive across a scavenge (docs/performance.md).
-  const securityHeaders = helmet({ contentSecurityPolicy: false });
   app.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (e?: unknown) => done(e as Error | undefined)));
   await app.register(fastifyRateLimit, {
     max: opts.limits.rateLimitPerMinute,

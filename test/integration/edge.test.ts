@@ -122,6 +122,12 @@ describe('headers', () => {
     const missing = await call(base, 'GET', '/v1/nothing-here');
     expect(missing.status).toBe(404);
     expect(missing.headers).toEqual([...SECURITY, ...tail(missing)]);
+
+    // Refused by Fastify before routing (bad percent-encoding), before any hook runs.
+    const garbled = await call(base, 'GET', '/v1/links/%zz');
+    expect(garbled.status).toBe(400);
+    expect(JSON.parse(garbled.body)).toMatchObject({ type: `${PROBLEM}malformed`, status: 400 });
+    expect(garbled.headers).toEqual([...SECURITY, ...tail(garbled)]);
   });
 
   test('a hijacked answer (the event stream writes its own head) carries them too', async () => {
