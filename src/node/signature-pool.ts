@@ -1,9 +1,9 @@
 // Link signatures checked on worker threads (issue 8): Ed25519 verification was the biggest single
 // cost of an append on the request thread, and batches of 1,000 links spend a fifth of their time in
 // it. The workers are started once — by warm(), which the service awaits before it listens, else on
-// first use — and unref'd: idle, they keep no process alive. They
-// run src/node/verify-worker.ts, the same code `pop verify` uses for bundles: jobs are taken in chunks
-// from a queue shared through an Atomics counter, one verdict byte per job in shared memory.
+// first use — and unref'd: idle, they keep no process alive. They run src/node/verify-worker.ts, the
+// same code `pop verify` uses for bundles: jobs are taken in chunks from a queue shared through an
+// Atomics counter, one verdict byte per job in shared memory.
 //
 // Big sets are split over every worker. Small sets (a single append's one or two signatures) are
 // gathered for the rest of the event loop's turn and go to one worker together, so that under load
@@ -12,9 +12,10 @@
 // and its receipt) while every worker is idle does them inline: posting them and taking the answer
 // cost the request thread about what doing them does (≈ 100 µs against ≈ 120 µs with libsodium on
 // a slow host), and the hand-off costs the request a thread's wake-up and the machine ≈ 0.1 ms per
-// append in all (docs/performance.md, item 24). Under load turns gather several requests and go to the workers. A single-core machine, where
-// the worker would take the same core, checks every small set inline. Everything is checked inline
-// when a worker cannot be started or dies, with the error reported once.
+// append in all (docs/performance.md, item 24). Under load turns gather several requests and go to
+// the workers. A single-core machine, where the worker would take the same core, checks every small
+// set inline. Everything is checked inline when a worker cannot be started or dies, with the error
+// reported once.
 //
 // Given the notary's seed, the workers also sign receipts: the messages asked for in a turn travel
 // in the same task as its signatures to check (a signature is ≈ 17 µs the request thread keeps).
