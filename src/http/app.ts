@@ -7,6 +7,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import type { Pool } from 'pg';
@@ -73,6 +74,14 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Its middleware is built once here; @fastify/helmet built it again for every request, ≈ 15% of
   // the bytes an append kept alive across a scavenge (docs/performance.md).
   const securityHeaders = helmet({ contentSecurityPolicy: false });
+  // The same headers as raw lines, for the answers written straight to a socket (below): helmet's
+  // middleware run once against a stand-in response that only records what it sets.
+  const rawSecurityHeaders: string[] = [];
+  securityHeaders(
+    {} as IncomingMessage,
+    { setHeader: (name: string, value: string | number) => void rawSecurityHeaders.push(`${name}: ${String(value)}\r\n`), removeHeader: () => {} } as unknown as ServerResponse,
+    () => {},
+  );
   const app = Fastify({
     logger: opts.logger ?? false,
     logController: new OneLinePerRequest(),
@@ -90,7 +99,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       if (!socket.writable) return socket.destroy(error);
       const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       const body = JSON.stringify({ type: `${PROBLEM_BASE}malformed`, title: 'Malformed request', status, detail: 'the request could not be parsed' });
-      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n${rawSecurityHeaders.join('')}Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
   });
 

@@ -4,6 +4,7 @@
 // matter (header spelling and order).
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
@@ -128,6 +129,27 @@ describe('headers', () => {
     expect(garbled.status).toBe(400);
     expect(JSON.parse(garbled.body)).toMatchObject({ type: `${PROBLEM}malformed`, status: 400 });
     expect(garbled.headers).toEqual([...SECURITY, ...tail(garbled)]);
+  });
+
+  test('an answer written straight to the socket (a garbled request line) carries them too', async () => {
+    const { hostname, port } = new URL(base);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(Number(port), hostname, () => s.write('GARBAGE\r\n\r\n'));
+      let out = '';
+      s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+      s.on('end', () => resolve(out));
+      s.on('error', reject);
+    });
+    const [head, body] = answer.split('\r\n\r\n');
+    const [statusLine, ...lines] = head!.split('\r\n');
+    expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(lines.map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)])).toEqual([
+      ...SECURITY,
+      ['Content-Type', 'application/problem+json'],
+      ['Content-Length', String(Buffer.byteLength(body!))],
+      ['Connection', 'close'],
+    ]);
+    expect(JSON.parse(body!)).toMatchObject({ type: `${PROBLEM}malformed`, status: 400 });
   });
 
   test('a hijacked answer (the event stream writes its own head) carries them too', async () => {
