@@ -279,7 +279,7 @@ export class Sealer {
     });
     this.#state = { nextHeight: fields.height + 1, tipHash: hash, accumulator: next };
     this.#lastSeal = { height: fields.height, links: fields.leafCount, powMs, hashes: mined.tries };
-    this.#o.events.emit({ type: 'block.sealed', height: fields.height, hash, leafCount: fields.leafCount, timestamp: fields.timestamp });
+    this.#announce(fields, hash);
     return fields.height;
   }
 
@@ -324,9 +324,12 @@ export class Sealer {
     const committed = await this.#isCommitted(session, block);
     this.#unsure = undefined;
     if (!committed) return;
-    const f = block.fields;
-    this.#o.log?.('a block whose commit went unanswered is in the chain', { height: f.height });
-    this.#o.events.emit({ type: 'block.sealed', height: f.height, hash: block.hash, leafCount: f.leafCount, timestamp: f.timestamp });
+    this.#o.log?.('a block whose commit went unanswered is in the chain', { height: block.fields.height });
+    this.#announce(block.fields, block.hash);
+  }
+
+  #announce(f: SealedBlock['fields'], hash: string): void {
+    this.#o.events.emit({ type: 'block.sealed', height: f.height, hash, leafCount: f.leafCount, timestamp: f.timestamp });
   }
 
   /** Whether the chain holds this very block at its height (not another sealer's). */

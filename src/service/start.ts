@@ -32,8 +32,11 @@ export async function startService(config: Config, log: (msg: string) => void = 
   };
   const embedded = config.databaseUrl === undefined ? await startEmbeddedPostgres({ dataDir: config.dataDir, log: dbLog, restart: true }) : undefined;
   const databaseUrl = config.databaseUrl ?? embedded!.url;
-  // What a failed start has already started, stopped again in reverse (below).
+  // What this start has started, stopped again in reverse by close() — or at once if the start fails.
   const started: (() => Promise<unknown>)[] = [];
+  const stopStarted = async (quietly: boolean) => {
+    for (const stop of started.splice(0).reverse()) await (quietly ? stop().catch(() => {}) : stop());
+  };
   try {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     try {
@@ -96,16 +99,13 @@ export async function startService(config: Config, log: (msg: string) => void = 
       adminKeyFile,
       embedded: embedded !== undefined,
       async close() {
-        await sealer.stop();
-        await anchoring?.stop();
-        await app.close();
-        await signatures.close();
+        await stopStarted(false);
         await embedded?.stop();
       },
     };
   } catch (e) {
     // e.g. the port is taken: the sealer must not go on sealing (and holding its lock) in a service that never started.
-    for (const stop of started.reverse()) await stop().catch(() => {});
+    await stopStarted(true);
     await embedded?.stop().catch(() => {});
     throw e;
   }

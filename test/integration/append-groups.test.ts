@@ -12,6 +12,7 @@ import { fromHex, nobleVerifier, publicKeyFor, receiptMessage, secretKeyFrom, to
 import { migrate } from '../../src/db/migrate.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/db.js';
 import { type Party, type Response, type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
+import { parseMetrics } from '../../bench/service-metrics.js';
 
 const PROBLEM = 'https://proof-of-process.dev/problems/';
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -250,8 +251,8 @@ describe('single appends through the service', () => {
     (await svc.pool.query<{ hash: string }>('SELECT hash FROM links WHERE hash = ANY($1)', [hashes])).rows.map((r) => r.hash).sort();
   /** pop_append_group_links' count and sum, pop_append_group_seconds' count, from /metrics. */
   const groupMetrics = async () => {
-    const text = (await svc.request('GET', '/metrics', { key: null })).body;
-    const value = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? NaN);
+    const scrape = parseMetrics((await svc.request('GET', '/metrics', { key: null })).body);
+    const value = (name: string) => scrape.get(name) ?? NaN;
     return { calls: value('pop_append_group_links_count'), links: value('pop_append_group_links_sum'), timed: value('pop_append_group_seconds_count') };
   };
 

@@ -13,6 +13,7 @@ import { SignaturePool } from '../../src/node/signature-pool.js';
 import { loadConfig } from '../../src/service/config.js';
 import { type RunningService, startService } from '../../src/service/start.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/db.js';
+import { parseMetrics } from '../../bench/service-metrics.js';
 import { ORDER_TO_CASH, type Party, VALID, makeSubmission } from '../helpers/service.js';
 
 const admin = `test-admin-${randomBytes(16).toString('hex')}`;
@@ -38,11 +39,8 @@ async function call(method: string, path: string, body?: unknown, key: string | 
   return { status: res.status, text, json };
 }
 
-/** The value of one Prometheus series in a /metrics text (undefined when absent). */
-function series(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
+/** The value of one Prometheus series in a /metrics text (undefined when absent), read as the benchmark reads it. */
+const series = (text: string, name: string): number | undefined => parseMetrics(text).get(name);
 
 beforeAll(async () => {
   db = await createTestDatabase();
