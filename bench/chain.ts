@@ -104,7 +104,6 @@ export async function seedChain(db: Fresh, blocks: number, onProgress: (done: nu
         databaseUrl: db.url,
         pool,
         notary,
-        events: { emit: () => {} },
         maxLinks: 10_000,
         intervalMs: 1_000,
         difficulty,

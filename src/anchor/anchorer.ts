@@ -5,7 +5,6 @@
 // and only then broadcast a new anchor. Failures (no funds, no network, a refused transaction) set a
 // clear state and never stop the service from accepting and sealing links.
 import type { Pool } from 'pg';
-import type { EventSink } from '../ledger/ports.js';
 import { type Esplora, EsploraError } from './esplora.js';
 import { type BitcoinNetworkName, InsufficientFunds, type Wallet, buildAnchorTx } from './tx.js';
 
@@ -18,7 +17,6 @@ export interface AnchorerOptions {
   confirmations: number;
   feeFloor: number; // sat/vB
   rebroadcastMs: number;
-  events: EventSink;
   now: () => Date;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
@@ -161,7 +159,7 @@ export class Anchorer {
     if (tip - status.block_height + 1 < this.#o.confirmations) return this.#setState('ok', null);
     await this.#recordEvidence(a.txid, status.block_hash);
     const height = Number(a.block_height);
-    this.#o.events.emit({ type: 'anchor.confirmed', height, blockHash: a.block_hash, txid: a.txid, network: this.#o.network, bitcoinHeight: status.block_height });
+    // Its anchor.confirmed event is the database's, on recording (migrations/007_events.sql).
     this.#o.log?.('anchor confirmed', { block: height, txid: a.txid, bitcoinHeight: status.block_height });
     await this.#setState('ok', null);
   }

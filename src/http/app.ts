@@ -135,14 +135,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // listener on every client in use (src/db/pool.ts), before the pool's first connection.
   hardenPool(pool, opts.dbTimeouts ?? DEFAULT_DB_TIMEOUTS, (msg, extra) => app.log.warn(extra, msg));
   ledgerGauges(metrics.registry, pool);
-  const events = new EventBus();
+  // The event stream hears the database, so every server's clients hear what any server did (src/ledger/events.ts).
+  const events = new EventBus({ databaseUrl: opts.databaseUrl, timeouts: opts.dbTimeouts ?? DEFAULT_DB_TIMEOUTS, log: (msg, extra) => app.log.warn(extra ?? {}, msg) });
+  // Before the server waits for its connections to end: the streams end with it.
+  app.addHook('preClose', async () => events.close());
   const ledger = createLedger({
     pool,
     verifier: opts.verifier,
     notary: opts.notary,
     cipher: opts.cipher,
     now: opts.now ?? (() => new Date()),
-    events: { emit: (e) => (e.type === 'link.accepted' && metrics.linksAccepted.inc(), events.emit(e)) },
     limits: opts.limits,
     observer: metrics.observer,
   });

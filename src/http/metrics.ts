@@ -48,7 +48,7 @@ export function metricsPlugin(app: FastifyInstance): Metrics {
     buckets: SECONDS,
     registers: [registry],
   });
-  const linksAccepted = new Counter({ name: 'pop_links_accepted_total', help: 'Links accepted (new, not re-posts)', registers: [registry] });
+  const linksAccepted = new Counter({ name: 'pop_links_accepted_total', help: 'Links accepted by this server (new, not re-posts)', registers: [registry] });
   const rejections = new Counter({ name: 'pop_rejections_total', help: 'Requests refused, by problem type', labelNames: ['type'], registers: [registry] });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -65,6 +65,7 @@ export function metricsPlugin(app: FastifyInstance): Metrics {
         groupLinks.observe(links);
         groupSeconds.observe(seconds);
       },
+      linksAccepted: (count) => linksAccepted.inc(count),
     },
     blockCommitted: (seconds) => blockCommit.observe(seconds),
   };

@@ -8,7 +8,7 @@ import { VerificationError } from '../core/errors.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 
 /** Seconds a client should wait before retrying while the database is unavailable. */
-const RETRY_AFTER_S = 1;
+export const RETRY_AFTER_S = 1;
 
 export const PROBLEM_BASE = 'https://proof-of-process.dev/problems/';
 

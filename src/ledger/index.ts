@@ -1,29 +1,15 @@
 // The ledger's use-cases, wired over one pool. Routes call these and nothing else.
-import { EventEmitter } from 'node:events';
 import { ApiKeys } from './api-keys.js';
 import { Links } from './links.js';
 import { Participants } from './participants.js';
-import type { EventSink, LedgerDeps, LedgerEvent } from './ports.js';
+import type { LedgerDeps } from './ports.js';
 import { Processes } from './processes.js';
 import { Proofs } from './proofs.js';
 import { Disclosures } from './disclosures.js';
 import { Bundles } from './bundles.js';
 import { Queries } from './queries.js';
 
-/** In-process fan-out of ledger events to the event stream's subscribers. */
-export class EventBus implements EventSink {
-  readonly #emitter = new EventEmitter().setMaxListeners(0);
-  emit(event: LedgerEvent): void {
-    this.#emitter.emit('event', event);
-  }
-  subscribe(listener: (event: LedgerEvent) => void): () => void {
-    this.#emitter.on('event', listener);
-    return () => this.#emitter.off('event', listener);
-  }
-  get subscribers(): number {
-    return this.#emitter.listenerCount('event');
-  }
-}
+export { EventBus } from './events.js';
 
 export interface Ledger {
   processes: Processes;

@@ -13,7 +13,7 @@ import type { Actor } from './api-keys.js';
 import { Coalescer } from './cache.js';
 import { LedgerError, refuse } from './errors.js';
 import type { Alg } from '../core/signature.js';
-import type { LedgerDeps, LinkSignatureJob } from './ports.js';
+import type { LedgerDeps, LedgerObserver, LinkSignatureJob } from './ports.js';
 import { type CompiledProcess, publicErrors } from './process-rules.js';
 import type { Processes } from './processes.js';
 
@@ -295,18 +295,15 @@ export class Links {
       const r = stored.get(p.hash)!;
       return this.#acceptance(p.hash, r.accepted_at, r.receipt_sig, r.created);
     });
-    // A link twice in one batch is stored once: the second answers as a replay.
+    // A link twice in one batch is stored once: the second answers as a replay. (Each new link's
+    // event comes from the database, on every server: src/ledger/events.ts.)
     const answered = new Set<string>();
     for (const [i, r] of results.entries()) {
       if (!r.created) continue;
-      if (answered.has(r.linkHash)) {
-        results[i] = { ...r, created: false };
-        continue;
-      }
-      answered.add(r.linkHash);
-      const l = prepared[i]!.link;
-      this.#deps.events.emit({ type: 'link.accepted', linkHash: r.linkHash, process: l.process, mapId: l.mapId, step: l.step, author: l.author, acceptedAt: r.receipt.acceptedAt });
+      if (answered.has(r.linkHash)) results[i] = { ...r, created: false };
+      else answered.add(r.linkHash);
     }
+    if (answered.size) this.#observe((o) => o.linksAccepted?.(answered.size));
     return results;
   }
 
@@ -447,10 +444,15 @@ export class Links {
     return new Map(items.map((it, k) => [it, results[k]!]));
   }
 
-  /** Reports a group call, answered or failed, to the metrics; a failing observer never fails the appends. */
+  /** Reports a group call, answered or failed, to the metrics. */
   #observeGroup(links: number, started: number): void {
+    this.#observe((o) => o.appendGroup?.(links, (performance.now() - started) / 1000));
+  }
+
+  /** A failing observer never fails the appends. */
+  #observe(report: (observer: LedgerObserver) => void): void {
     try {
-      this.#deps.observer?.appendGroup?.(links, (performance.now() - started) / 1000);
+      if (this.#deps.observer) report(this.#deps.observer);
     } catch {
       /* metrics are not worth an append */
     }

@@ -20,10 +20,6 @@ export type LedgerEvent =
   | { type: 'block.sealed'; height: number; hash: string; leafCount: number; timestamp: number }
   | { type: 'anchor.confirmed'; height: number; blockHash: string; txid: string; network: string; bitcoinHeight: number };
 
-export interface EventSink {
-  emit(event: LedgerEvent): void;
-}
-
 export interface Limits {
   maxClockSkewMs: number;
   batchMax: number;
@@ -53,6 +49,8 @@ export interface LedgerObserver {
    * its seconds, from its parameters serialized to its answer (a wait for a pooled connection and the commit included).
    */
   appendGroup?(links: number, seconds: number): void;
+  /** Links this server accepted (new ones, not re-posts) in one append, single or batch. */
+  linksAccepted?(count: number): void;
 }
 
 export interface LedgerDeps {
@@ -62,7 +60,6 @@ export interface LedgerDeps {
   notary: Notary;
   cipher: DataCipher;
   now: () => Date;
-  events: EventSink;
   limits: Limits;
   observer?: LedgerObserver;
 }

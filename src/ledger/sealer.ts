@@ -14,7 +14,7 @@
 // does a database that is briefly unavailable cost the lead: the lock is given up when its session
 // is lost or for a failure that is not the database's, and a commit that fails for the database's
 // sake is retried with the block already mined (a COMMIT that went through unheard is recognised by
-// the block's own row at its height, and the block announced once).
+// the block's own row at its height; its block.sealed event comes from the database, with the commit).
 import pg from 'pg';
 import { fromHex, toHex } from '../core/bytes.js';
 import { HEADER_VERSION, blockHash } from '../core/header.js';
@@ -23,14 +23,13 @@ import { blockMessage } from '../core/signature.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { CLIENT_SLACK_MS, type DbTimeouts, isReadTimeout, rollback } from '../db/pool.js';
 import { type ChainState, type SealedBlock, commitBlock, loadChainState, readPending } from './chain.js';
-import type { EventSink, Notary } from './ports.js';
+import type { Notary } from './ports.js';
 import { type BlockFields, type PowLease, leasePowPool } from '../node/pow-pool.js';
 
 export interface SealerOptions {
   databaseUrl: string;
   pool: pg.Pool;
   notary: Notary;
-  events: EventSink;
   maxLinks: number;
   intervalMs: number;
   difficulty: number;
@@ -279,7 +278,6 @@ export class Sealer {
     });
     this.#state = { nextHeight: fields.height + 1, tipHash: hash, accumulator: next };
     this.#lastSeal = { height: fields.height, links: fields.leafCount, powMs, hashes: mined.tries };
-    this.#announce(fields, hash);
     return fields.height;
   }
 
@@ -317,19 +315,15 @@ export class Sealer {
   }
 
   /**
-   * A block given up unanswered: announced now if the chain holds it. Called holding the lead again,
-   * i.e. after the server ended the old session, so its transaction is over either way.
+   * A block given up unanswered: reported now if the chain holds it (its block.sealed event came
+   * from the database with its commit). Called holding the lead again, i.e. after the server ended
+   * the old session, so its transaction is over either way.
    */
   async #settle(session: pg.Client, block: SealedBlock): Promise<void> {
     const committed = await this.#isCommitted(session, block);
     this.#unsure = undefined;
     if (!committed) return;
     this.#o.log?.('a block whose commit went unanswered is in the chain', { height: block.fields.height });
-    this.#announce(block.fields, block.hash);
-  }
-
-  #announce(f: SealedBlock['fields'], hash: string): void {
-    this.#o.events.emit({ type: 'block.sealed', height: f.height, hash, leafCount: f.leafCount, timestamp: f.timestamp });
   }
 
   /** Whether the chain holds this very block at its height (not another sealer's). */

@@ -7,7 +7,6 @@ import { Anchorer } from '../anchor/anchorer.js';
 import { Esplora } from '../anchor/esplora.js';
 import { startRegtest, type RegtestNetwork } from '../anchor/regtest/index.js';
 import { newWif, walletFromWif } from '../anchor/tx.js';
-import type { EventSink } from '../ledger/ports.js';
 import type { Config } from './config.js';
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,7 +24,6 @@ const REGTEST_BLOCK_MS = 2_000;
 export async function startAnchoring(
   config: Config,
   pool: Pool,
-  events: EventSink,
   appLog: (msg: string, extra?: Record<string, unknown>) => void,
   say: (msg: string) => void,
 ): Promise<AnchoringHandle> {
@@ -62,7 +60,6 @@ export async function startAnchoring(
     confirmations: config.anchorConfirmations,
     feeFloor: config.anchorFeeFloor,
     rebroadcastMs: 60_000,
-    events,
     now: () => new Date(),
     log: appLog,
   });

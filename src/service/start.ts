@@ -52,7 +52,7 @@ export async function startService(config: Config, log: (msg: string) => void = 
     const signatures = new SignaturePool({ notarySeed, onFallback: (e) => log(`signature workers unavailable, verifying on the main thread: ${e.message}`) });
     started.push(() => signatures.close());
     const dbTimeouts = { statementMs: config.dbStatementTimeoutMs, connectMs: config.dbConnectTimeoutMs };
-    const { app, ledger, pool: appPool, events, metrics } = await buildApp({
+    const { app, ledger, pool: appPool, metrics } = await buildApp({
       databaseUrl,
       notary,
       cipher: aesGcmCipher(dataKey),
@@ -70,13 +70,12 @@ export async function startService(config: Config, log: (msg: string) => void = 
       adminKey = (await ledger.apiKeys.bootstrapAdmin()) ?? undefined;
       if (adminKey) adminKeyFile = writeSecretFile(config.dataDir, 'admin.key', adminKey);
     }
-    const anchoring: AnchoringHandle | undefined = config.anchor === 'off' ? undefined : await startAnchoring(config, appPool, events, (msg, extra) => app.log.info(extra ?? {}, msg), log);
+    const anchoring: AnchoringHandle | undefined = config.anchor === 'off' ? undefined : await startAnchoring(config, appPool, (msg, extra) => app.log.info(extra ?? {}, msg), log);
     if (anchoring) started.push(() => anchoring.stop());
     const sealer = new Sealer({
       databaseUrl,
       pool: appPool,
       notary,
-      events,
       maxLinks: config.blockMaxLinks,
       intervalMs: config.blockIntervalMs,
       difficulty: config.powBits,

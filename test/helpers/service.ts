@@ -138,7 +138,6 @@ export async function startTestService(opts: { parties?: boolean; process?: bool
         databaseUrl: db.url,
         pool: built.pool,
         notary,
-        events: built.events,
         maxLinks: o.maxLinks ?? 10_000,
         intervalMs: o.intervalMs ?? 50,
         difficulty: o.difficulty ?? 8,

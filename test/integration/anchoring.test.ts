@@ -46,7 +46,6 @@ function anchorer(esplora: Esplora = new Esplora(net.url), w: Wallet = wallet): 
     confirmations: 1,
     feeFloor: 1,
     rebroadcastMs: 60_000,
-    events: svc.events,
     now: () => new Date(),
   });
 }

@@ -44,7 +44,7 @@ beforeAll(async () => {
   net = await startRegtest();
   const wallet = walletFromWif(newWif('regtest'), 'regtest');
   await net.fund(wallet.address, 10_000_000n);
-  const a = new Anchorer({ pool: svc.pool, esplora: new Esplora(net.url), wallet, network: 'regtest', intervalMs: 0, confirmations: 1, feeFloor: 1, rebroadcastMs: 60_000, events: svc.events, now: () => new Date() });
+  const a = new Anchorer({ pool: svc.pool, esplora: new Esplora(net.url), wallet, network: 'regtest', intervalMs: 0, confirmations: 1, feeFloor: 1, rebroadcastMs: 60_000, now: () => new Date() });
   await a.tick();
   await net.mine(1);
   await a.tick();

@@ -153,7 +153,7 @@ describe('proofs from one coalesced query and caches of immutable data', () => {
       verifier: nodeVerifier,
       limits: { maxClockSkewMs: 300_000, batchMax: 1000, bodyLimitBytes: 1024 * 1024, rateLimitPerMinute: 1_000_000, cacheBytes: 1024 * 1024 },
     });
-    const otherSealer = new Sealer({ databaseUrl: svc.databaseUrl, pool: other.pool, notary: svc.notary, events: other.events, maxLinks: 10_000, intervalMs: 50, difficulty: 4, now: () => new Date() });
+    const otherSealer = new Sealer({ databaseUrl: svc.databaseUrl, pool: other.pool, notary: svc.notary, maxLinks: 10_000, intervalMs: 50, difficulty: 4, now: () => new Date() });
     try {
       const get = async (url: string) => {
         const r = await other.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${svc.adminKey}` } });
@@ -253,7 +253,7 @@ describe('anchors are read with every fetch, never cached', () => {
     net = await startRegtest();
     const wallet = walletFromWif(newWif('regtest'), 'regtest');
     await net.fund(wallet.address, 50_000_000n);
-    anchorer = new Anchorer({ pool: svc.pool, esplora: new Esplora(net.url), wallet, network: 'regtest', intervalMs: 0, confirmations: 1, feeFloor: 1, rebroadcastMs: 60_000, events: svc.events, now: () => new Date() });
+    anchorer = new Anchorer({ pool: svc.pool, esplora: new Esplora(net.url), wallet, network: 'regtest', intervalMs: 0, confirmations: 1, feeFloor: 1, rebroadcastMs: 60_000, now: () => new Date() });
   });
   afterAll(async () => net?.stop());
 

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeHeader, fromHex } from '../../src/core/index.js';
 import { hardenPool } from '../../src/db/pool.js';
 import { Sealer, type SealerOptions } from '../../src/ledger/sealer.js';
-import type { EventSink, LedgerEvent, Notary } from '../../src/ledger/ports.js';
+import type { Notary } from '../../src/ledger/ports.js';
+import { hear } from '../helpers/events.js';
 import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
 
 const SEALER_LOCK = 0x706f7073; // src/ledger/sealer.ts
@@ -38,13 +39,12 @@ function appLikePool(max: number, t: { connectMs: number; statementMs: number })
   return pool;
 }
 
-function sealer(pool: pg.Pool, logs: string[], o: { notary?: Notary; difficulty?: number; events?: EventSink; databaseUrl?: string; sessionTimeouts?: SealerOptions['sessionTimeouts'] } = {}): Sealer {
+function sealer(pool: pg.Pool, logs: string[], o: { notary?: Notary; difficulty?: number; databaseUrl?: string; sessionTimeouts?: SealerOptions['sessionTimeouts'] } = {}): Sealer {
   return new Sealer({
     databaseUrl: o.databaseUrl ?? svc.databaseUrl,
     ...(o.sessionTimeouts ? { sessionTimeouts: o.sessionTimeouts } : {}),
     pool,
     notary: o.notary ?? svc.notary,
-    events: o.events ?? svc.events,
     maxLinks: 10_000,
     intervalMs: 100,
     difficulty: o.difficulty ?? 8,
@@ -147,11 +147,11 @@ async function silentRelay(target: string): Promise<{ url: string; freeze(): voi
 }
 
 /** A sealer whose lock session goes through a silent relay (short session timeouts), leading, one block sealed. */
-async function leadingThroughRelay(events?: EventSink): Promise<{ relay: Awaited<ReturnType<typeof silentRelay>>; logs: string[]; s: Sealer; done: () => Promise<void> }> {
+async function leadingThroughRelay(): Promise<{ relay: Awaited<ReturnType<typeof silentRelay>>; logs: string[]; s: Sealer; done: () => Promise<void> }> {
   const relay = await silentRelay(svc.databaseUrl);
   const pool = appLikePool(3, { connectMs: 1_000, statementMs: 5_000 });
   const logs: string[] = [];
-  const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 }, ...(events ? { events } : {}) });
+  const s = sealer(pool, logs, { databaseUrl: relay.url, sessionTimeouts: { statementMs: 300, connectMs: 1_000 } });
   const done = async () => {
     relay.thaw();
     await s.stop();
@@ -265,20 +265,26 @@ describe('the sealer under overload', () => {
       }) as typeof client.query;
     });
     const logs: string[] = [];
-    const events: LedgerEvent[] = [];
-    const s = sealer(pool, logs, { events: { emit: (e) => events.push(e) } });
+    const heard = await hear(svc.events);
+    const s = sealer(pool, logs);
     try {
       const hashes = await post(3);
       const height = await s.sealOnce();
       expect(lost).toBe(true);
       expect(height).not.toBeNull();
       expect(logs.some((l) => l.startsWith('committing a block failed; retrying the same block'))).toBe(true);
-      expect(events.filter((e) => e.type === 'block.sealed')).toEqual([expect.objectContaining({ type: 'block.sealed', height })]);
       expect(await sealedCount(hashes)).toBe(3);
       // The sealer goes on from that block: the next one chains on it.
       await post(1);
       expect(await s.sealOnce()).toBe(height! + 1);
+      // The block's event came once, from its one commit (the retry's rolled back): the next block's comes after it.
+      await heard.until((e) => e.type === 'block.sealed' && e.height === height! + 1);
+      expect(heard.events.filter((e) => e.type === 'block.sealed')).toEqual([
+        expect.objectContaining({ type: 'block.sealed', height }),
+        expect.objectContaining({ type: 'block.sealed', height: height! + 1 }),
+      ]);
     } finally {
+      heard.stop();
       await s.stop();
       await pool.end();
     }
@@ -354,9 +360,9 @@ describe('the sealer under overload', () => {
     await expectConsistentChain();
   });
 
-  test('a COMMIT held back until the session was given up: it lands late, the block is announced once when the lead is back, the chain goes on from it', async () => {
-    const events: LedgerEvent[] = [];
-    const { relay, logs, s, done } = await leadingThroughRelay({ emit: (e) => events.push(e) });
+  test('a COMMIT held back until the session was given up: it lands late, its block is announced once, the chain goes on from it', async () => {
+    const { relay, logs, s, done } = await leadingThroughRelay();
+    const heard = await hear(svc.events);
     try {
       relay.freezeOn('COMMIT');
       const late = await post(2);
@@ -366,13 +372,15 @@ describe('the sealer under overload', () => {
       relay.thaw(); // the held COMMIT reaches the server, then the session's close
       await expect.poll(() => sealedCount(late), { timeout: 30_000 }).toBe(2);
       const height = before; // the block that was waiting on its COMMIT
-      await expect.poll(() => events.filter((e) => e.type === 'block.sealed' && e.height === height).length, { timeout: 30_000 }).toBe(1);
-      expect(logs).toContain(`a block whose commit went unanswered is in the chain {"height":${height}}`);
+      await heard.until((e) => e.type === 'block.sealed' && e.height === height, 30_000);
+      await expect.poll(() => logs, { timeout: 30_000 }).toContain(`a block whose commit went unanswered is in the chain {"height":${height}}`);
       const next = await post(1);
       await expect.poll(() => sealedCount(next), { timeout: 30_000 }).toBe(1);
-      const heights = events.filter((e) => e.type === 'block.sealed').map((e) => (e as { height: number }).height);
+      await heard.until((e) => e.type === 'block.sealed' && e.height > height, 30_000);
+      const heights = heard.events.filter((e) => e.type === 'block.sealed').map((e) => (e as { height: number }).height);
       expect(new Set(heights).size, 'each block announced once').toBe(heights.length);
     } finally {
+      heard.stop();
       await done();
     }
     await expectConsistentChain();

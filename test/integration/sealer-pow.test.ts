@@ -21,7 +21,6 @@ function sealer(logs: string[]): Sealer {
     databaseUrl: svc.databaseUrl,
     pool: svc.pool,
     notary: svc.notary,
-    events: svc.events,
     maxLinks: 10_000,
     intervalMs: 10,
     difficulty: UNREACHABLE_BITS,

@@ -78,7 +78,7 @@ describe('the sealing queue', () => {
         return svc.pool.connect();
       },
     } as unknown as pg.Pool;
-    const sealer = new Sealer({ databaseUrl: svc.databaseUrl, pool, notary: svc.notary, events: svc.events, maxLinks: 100, intervalMs: 50, difficulty: 8, now: () => new Date() });
+    const sealer = new Sealer({ databaseUrl: svc.databaseUrl, pool, notary: svc.notary, maxLinks: 100, intervalMs: 50, difficulty: 8, now: () => new Date() });
     const height = (await sealer.sealOnce())!;
     expectBlockOf(await stored(height), queue.filter((r) => r !== late).map((r) => r.link_hash));
     expect((await waiting()).map((r) => r.link_hash)).toEqual([late.link_hash]);
