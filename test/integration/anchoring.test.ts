@@ -16,6 +16,7 @@ import { type RegtestNetwork, startRegtest } from '../../src/anchor/regtest/inde
 import { newWif, walletFromWif, type Wallet } from '../../src/anchor/tx.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
 import type { Sealer } from '../../src/ledger/sealer.js';
+import { hear } from '../helpers/events.js';
 import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
 
 let svc: TestService;
@@ -87,6 +88,7 @@ afterAll(async () => {
 
 describe('anchoring on the local regtest network', () => {
   test('links → block → anchor → mined → confirmed → a proof that verifies offline with its anchor', async () => {
+    const heard = await hear(svc.events);
     const [hash] = await postAndSeal(3);
     const a = anchorer();
     await a.tick(); // builds, persists, broadcasts
@@ -100,6 +102,12 @@ describe('anchoring on the local regtest network', () => {
     await a.tick();
     expect((await anchors())[0]!.status).toBe('confirmed');
     expect((await svc.request('GET', `/v1/links/${hash}`)).json['status']).toBe('confirmed');
+    // Announced on the event stream, from the row that recorded it.
+    const confirmed = await heard.until((e) => e.type === 'anchor.confirmed');
+    heard.stop();
+    const recorded = (await svc.pool.query<{ block_hash: string; bitcoin_height: number }>('SELECT block_hash, bitcoin_height FROM anchors WHERE txid = $1', [row!.txid])).rows[0]!;
+    expect(confirmed).toEqual({ type: 'anchor.confirmed', height: 0, blockHash: recorded.block_hash, txid: row!.txid, network: 'regtest', bitcoinHeight: recorded.bitcoin_height });
+    expect(heard.events.filter((e) => e.type === 'anchor.confirmed')).toHaveLength(1);
 
     const proof = (await svc.request('GET', `/v1/links/${hash}/proof`)).json as unknown as ProofV1;
     expect(proof.anchor).toBeDefined();
@@ -155,6 +163,7 @@ describe('anchoring on the local regtest network', () => {
     await a.tick();
     const before = (await anchors()).at(-1)!;
     expect(before.status).toBe('confirmed');
+    const heard = await hear(svc.events);
 
     // Online, the one check that needs an outside source: is that Bitcoin block on the best chain?
     const file = join(mkdtempSync(join(tmpdir(), 'pop-anchor-')), 'proof.json');
@@ -171,6 +180,9 @@ describe('anchoring on the local regtest network', () => {
     expect(moved.txid).toBe(before.txid);
     expect(moved.status).toBe('confirmed');
     expect(moved.bitcoin_block_hash).not.toBe(before.bitcoin_block_hash);
+    // Confirmed again, in another Bitcoin block: announced again.
+    await heard.until((e) => e.type === 'anchor.confirmed' && e.txid === before.txid);
+    heard.stop();
     expect(verify((await svc.request('GET', `/v1/links/${hash}/proof`)).json).anchor).toBe('verified');
 
     const esplora = new Esplora(net.url);

@@ -350,7 +350,8 @@ describe('what each caller sees', () => {
       const note = makeSubmission(outsider, { process: 'audit-trail', step: 'note', mapId: 'audit-events', meta: { topic: 'events' }, private: { memo: 'OUTSIDER-MEMO-3318' } });
       expect((await as('customer', 'POST', '/v1/links', order.body)).status).toBe(201);
       expect((await as('outsider', 'POST', '/v1/links', note.body)).status).toBe(201);
-      await new Promise((r) => setTimeout(r, 300));
+      // The events come from the database after each commit: wait until each stream has its own.
+      await expect.poll(() => [streams.auditor.data().includes(order.hash) && streams.auditor.data().includes(note.hash), streams.outsider.data().includes(note.hash), streams.customer.data().includes(order.hash)]).toEqual([true, true, true]);
       const data = { outsider: streams.outsider.data(), customer: streams.customer.data(), auditor: streams.auditor.data() };
       publicBodies.push(...Object.values(data));
       expect(data.auditor).toContain(order.hash);

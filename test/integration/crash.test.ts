@@ -10,6 +10,7 @@
 // POP_CRASH_ROUNDS (default 8) sets the number of kill/restart rounds.
 import { randomInt } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
+import { readEventStream } from '../helpers/events.js';
 import {
   Harness,
   Load,
@@ -70,6 +71,8 @@ describe('crashes', () => {
     await withLogs(trio, async () => {
       await Promise.all(trio.map((s) => s.start())); // concurrent starts: migrations serialize on their lock
       const load = new Load(h, 'takeover', await register(h, trio[0]!.url));
+      // Each server's event stream, open throughout: every server's links and every sealer's blocks.
+      const streams = await Promise.all(trio.map((s) => readEventStream(s.url, h.adminKey)));
       let turn = 0;
       const target = () => {
         const alive = trio.filter((s) => s.alive);
@@ -105,6 +108,19 @@ describe('crashes', () => {
         const counts = await checkInvariants(db.url, load);
         await checkProofs(h, survivor.url, load);
         await checkChain(h, survivor.url, counts);
+        // The survivors' streams heard every link acknowledged, whichever server took it, once; and
+        // every block, from both sealers, once and in order, up to the tip.
+        const tip = counts.blocks - 1;
+        for (const [i, s] of streams.entries()) {
+          if (!trio[i]!.alive) continue;
+          await s.until((e) => e.event === 'block.sealed' && e.data['height'] === tip, 30_000);
+          const links = s.events.filter((e) => e.event === 'link.accepted').map((e) => e.data['linkHash'] as string);
+          expect(new Set(links).size, `${trio[i]!.name}: each link heard once`).toBe(links.length);
+          expect([...load.acked].filter((x) => !links.includes(x)), `${trio[i]!.name}: links not heard`).toEqual([]);
+          const heights = s.events.filter((e) => e.event === 'block.sealed').map((e) => e.data['height'] as number);
+          expect(heights, `${trio[i]!.name}: blocks heard once, in order`).toEqual(Array.from({ length: heights.length }, (_, k) => heights[0]! + k));
+          expect(heights.at(-1)).toBe(tip);
+        }
         console.info(
           `takeover: sealer ${first} killed, ${second} sealed a new link ${sealedAfter} ms later; ${load.acked.size} links acknowledged, ` +
             `${load.stats.inDoubt} in doubt; ${counts.blocks} blocks`,
@@ -112,6 +128,7 @@ describe('crashes', () => {
       } finally {
         stopped = true;
         await running;
+        for (const s of streams) s.close();
       }
     });
   });

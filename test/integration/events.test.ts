@@ -1,0 +1,317 @@
+// The live event stream across servers (src/ledger/events.ts, migrations/007_events.sql): two apps
+// on one database, as two `pop serve` would be. What one server accepts or seals, a client of the
+// other hears, once, after its commit and never for work rolled back; what is not an event on the
+// channel is left out; a stream whose database session is lost, whose client falls too far behind or
+// whose server stops ends; a server that cannot listen answers 503.
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { buildApp, type App } from '../../src/http/app.js';
+import { MAX_UNREAD_BYTES } from '../../src/http/routes/events.js';
+import { EVENTS_CHANNEL, EventBus, parseEvents } from '../../src/ledger/events.js';
+import type { LedgerEvent } from '../../src/ledger/ports.js';
+import { aesGcmCipher } from '../../src/node/cipher.js';
+import { ed25519Notary } from '../../src/node/notary.js';
+import { nodeVerifier } from '../../src/node/verifier.js';
+import { type EventStream, hear, readEventStream } from '../helpers/events.js';
+import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
+
+let svc: TestService; // server A: takes the appends and seals
+let b: App & { url: string; logs: string[] }; // server B: its clients listen
+const adminKey = () => svc.adminKey;
+
+beforeAll(async () => {
+  svc = await startTestService();
+  const logs: string[] = [];
+  const built = await buildApp({
+    databaseUrl: svc.databaseUrl,
+    notary: ed25519Notary(randomBytes(32)),
+    cipher: aesGcmCipher(randomBytes(32)),
+    verifier: nodeVerifier,
+    limits: { maxClockSkewMs: 300_000, batchMax: 1000, bodyLimitBytes: 8 * 1024 * 1024, rateLimitPerMinute: 1_000_000 },
+    logger: { level: 'info', stream: { write: (line: string) => void logs.push(line) } },
+  });
+  const url = await built.app.listen({ port: 0, host: '127.0.0.1' });
+  b = { ...built, url, logs };
+});
+afterAll(async () => {
+  await b?.app.close();
+  await svc?.close();
+});
+
+const order = (mapId: string) => makeSubmission(svc.parties['customer']!, { step: 'order', mapId, ...VALID['order'] });
+const linkHashes = (s: EventStream) => s.events.filter((e) => e.event === 'link.accepted').map((e) => e.data['linkHash']);
+
+/** The backends listening on the event channel: their pids. */
+async function listeners(): Promise<number[]> {
+  const { rows } = await svc.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = $1`, [`LISTEN ${EVENTS_CHANNEL}`]);
+  return rows.map((r) => r.pid);
+}
+
+describe('the event stream across servers', () => {
+  test("a client of one server hears the other's links and blocks, once each, in commit order", async () => {
+    const s = await readEventStream(b.url, adminKey());
+    try {
+      expect(s.status).toBe(200);
+      const subs = Array.from({ length: 6 }, (_, i) => order(`ev-a-${i}`));
+      for (const sub of subs.slice(0, 3)) expect((await svc.request('POST', '/v1/links', { body: sub.body })).status).toBe(201);
+      // A batch, and a re-post: the re-post is no new link and no event.
+      expect((await svc.request('POST', '/v1/links/batch', { body: { links: subs.slice(3).map((x) => x.body) } })).status).toBe(201);
+      expect((await svc.request('POST', '/v1/links', { body: subs[0]!.body })).status).toBe(200);
+      const sealer = svc.sealer();
+      const height = await sealer.sealOnce();
+      await s.until((e) => e.event === 'block.sealed' && e.data['height'] === height);
+      expect(linkHashes(s)).toEqual(subs.map((x) => x.hash));
+      const first = s.events.find((e) => e.event === 'link.accepted')!;
+      expect(first.data).toEqual({ type: 'link.accepted', linkHash: subs[0]!.hash, process: 'order-to-cash', mapId: 'ev-a-0', step: 'order', author: 'customer', acceptedAt: expect.any(String) });
+      const block = (await svc.request('GET', `/v1/blocks/${height}`)).json as Record<string, unknown>;
+      const sealed = s.events.filter((e) => e.event === 'block.sealed');
+      expect(sealed).toHaveLength(1);
+      expect(sealed[0]!.data).toMatchObject({ type: 'block.sealed', height, leafCount: 6 });
+      expect(sealed[0]!.data['hash']).toBe(block['hash']);
+      // Public metadata only: the private data of the links never appears.
+      expect(JSON.stringify(s.events)).not.toContain('Camille');
+      // The acceptance time is the receipt's, to the character.
+      const receipt = (await svc.request('GET', `/v1/links/${subs[0]!.hash}`)).json['receipt'] as { acceptedAt: string };
+      expect(first.data['acceptedAt']).toBe(receipt.acceptedAt);
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a refused batch (all or nothing) is no event: nothing was committed', async () => {
+    const s = await readEventStream(b.url, adminKey());
+    try {
+      const good = order('ev-refused-0');
+      const bad = makeSubmission(svc.parties['customer']!, { step: 'order', mapId: 'ev-refused-1', meta: { currency: 'EUR' } });
+      const refused = await svc.request('POST', '/v1/links/batch', { body: { links: [good.body, bad.body] } });
+      expect(refused.status).toBe(422);
+      const after = order('ev-refused-after');
+      expect((await svc.request('POST', '/v1/links', { body: after.body })).status).toBe(201);
+      await s.until((e) => e.data['linkHash'] === after.hash);
+      expect(linkHashes(s)).toEqual([after.hash]);
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a batch of 1,000 links with long map ids: every event, in order, in notifications under 8,000 bytes', async () => {
+    const raw = new pg.Client({ connectionString: svc.databaseUrl });
+    const payloads: string[] = [];
+    raw.on('notification', (n) => void payloads.push(n.payload ?? ''));
+    await raw.connect();
+    await raw.query(`LISTEN ${EVENTS_CHANNEL}`);
+    const s = await readEventStream(b.url, adminKey());
+    try {
+      const subs = Array.from({ length: 1000 }, (_, i) => order(`${String(i).padStart(4, '0')}-${'m'.repeat(123)}`));
+      expect(subs[0]!.body.link.mapId).toHaveLength(128); // the longest a map id may be (schemas/link.json)
+      expect((await svc.request('POST', '/v1/links/batch', { body: { links: subs.map((x) => x.body) } })).status).toBe(201);
+      await s.until((e) => e.data['linkHash'] === subs[999]!.hash);
+      expect(linkHashes(s)).toEqual(subs.map((x) => x.hash));
+      await expect.poll(() => payloads.flatMap((p) => parseEvents(p).events).length).toBe(1000);
+      expect(payloads.length).toBeGreaterThan(1);
+      for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThan(8000);
+      expect(payloads.every((p) => parseEvents(p).ignored === 0)).toBe(true);
+    } finally {
+      s.close();
+      await raw.end();
+    }
+  });
+
+  test('what else is sent on the channel is left out, logged by its size only; the events after it still come', async () => {
+    const s = await readEventStream(b.url, adminKey());
+    try {
+      const logsFrom = b.logs.length;
+      await svc.pool.query(`SELECT pg_notify($1, 'not json {secret-1}'), pg_notify($1, '{"type":"link.accepted"}'), pg_notify($1, '[{"type":"link.accepted","linkHash":1},{"type":"nope"},"secret-2"]')`, [EVENTS_CHANNEL]);
+      const after = order('ev-garbage-after');
+      expect((await svc.request('POST', '/v1/links', { body: after.body })).status).toBe(201);
+      await s.until((e) => e.data['linkHash'] === after.hash);
+      expect(s.events.map((e) => e.data['linkHash'])).toEqual([after.hash]);
+      const lines = b.logs.slice(logsFrom).filter((l) => l.includes('not an event'));
+      expect(lines).toHaveLength(3);
+      expect(lines.join('')).not.toMatch(/secret/);
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a participant hears only links of its processes, from whichever server', async () => {
+    await svc.request('POST', '/v1/participants', { body: { id: 'outsider', name: 'Outsider', roles: [], keys: [] } });
+    const key = (await svc.request('POST', '/v1/api-keys', { body: { role: 'participant', participantId: 'outsider' } })).json['secret'] as string;
+    const outsider = await readEventStream(b.url, key);
+    const customer = await readEventStream(b.url, svc.parties['customer']!.apiKey);
+    try {
+      expect(outsider.status).toBe(200);
+      const sub = order('ev-visible');
+      expect((await svc.request('POST', '/v1/links', { body: sub.body })).status).toBe(201);
+      const height = await svc.sealer().sealOnce();
+      await customer.until((e) => e.event === 'block.sealed' && e.data['height'] === height);
+      await outsider.until((e) => e.event === 'block.sealed' && e.data['height'] === height);
+      expect(linkHashes(customer)).toEqual([sub.hash]);
+      expect(linkHashes(outsider)).toEqual([]);
+    } finally {
+      outsider.close();
+      customer.close();
+    }
+  });
+
+  test('the listening session lost: every stream ends (its clients reconnect), and a new stream listens again', async () => {
+    const s = await readEventStream(b.url, adminKey());
+    const [pid] = await listeners();
+    expect(pid).toBeDefined();
+    await svc.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = $1', [`LISTEN ${EVENTS_CHANNEL}`]);
+    await s.ended; // the server ended it
+    expect(b.events.subscribers).toBe(0);
+    expect(b.logs.some((l) => l.includes('the event stream lost its database session'))).toBe(true);
+    const again = await readEventStream(b.url, adminKey());
+    try {
+      const sub = order('ev-after-loss');
+      expect((await svc.request('POST', '/v1/links', { body: sub.body })).status).toBe(201);
+      await again.until((e) => e.data['linkHash'] === sub.hash);
+      expect(await listeners()).not.toContain(pid);
+    } finally {
+      again.close();
+    }
+  });
+
+  test('a server that cannot listen answers 503 with a problem, and listens again once it can', async () => {
+    // Let the session go, then refuse new connections to the database (the pool keeps its own).
+    await svc.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = $1', [`LISTEN ${EVENTS_CHANNEL}`]);
+    await expect.poll(() => listeners()).toEqual([]);
+    const db = (await svc.pool.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
+    const admin = new pg.Client({ connectionString: svc.databaseUrl.replace(/\/[^/?]+(\?|$)/, '/postgres$1') });
+    await admin.connect();
+    try {
+      // Warm B's pool: the stream's own check of the caller's processes uses it.
+      await fetch(`${b.url}/v1/processes`, { headers: { authorization: `Bearer ${adminKey()}` } });
+      await admin.query(`ALTER DATABASE "${db}" ALLOW_CONNECTIONS false`);
+      const res = await fetch(`${b.url}/v1/events`, { headers: { authorization: `Bearer ${adminKey()}` } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(((await res.json()) as { type: string }).type).toBe('https://proof-of-process.dev/problems/unavailable');
+    } finally {
+      await admin.query(`ALTER DATABASE "${db}" ALLOW_CONNECTIONS true`);
+      await admin.end();
+    }
+    const s = await readEventStream(b.url, adminKey());
+    try {
+      expect(s.status).toBe(200);
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a client that stops reading is disconnected once it is 4 MiB behind, not buffered without end', async () => {
+    // A raw socket that reads nothing after the answer's head; events of ≈ 7,900 bytes each.
+    const { port } = new URL(b.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${adminKey()}\r\n\r\n`);
+    const head = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+    expect(head).toMatch(/^HTTP\/1.1 200/);
+    socket.pause();
+    const event = JSON.stringify({ type: 'link.accepted', linkHash: '0'.repeat(64), process: 'p', mapId: 'm', step: 's', author: 'a', acceptedAt: 'x' });
+    const payload = `[${Array.from({ length: Math.floor(7800 / (event.length + 1)) }, () => event).join(',')}]`;
+    // Enough for the socket's buffers and 4 MiB more, many times over.
+    const notifications = Math.ceil((MAX_UNREAD_BYTES * 8) / payload.length);
+    // (Each one different: PostgreSQL sends identical notifications of one transaction once.)
+    await svc.pool.query(`SELECT pg_notify($1, replace($2, '"linkHash":"${'0'.repeat(64)}"', '"linkHash":"' || lpad(i::text, 64, '0') || '"')) FROM generate_series(1, $3) AS i`, [EVENTS_CHANNEL, payload, notifications]);
+    await expect.poll(() => b.events.subscribers, { timeout: 20_000 }).toBe(0);
+    // Read what was sent: the stream has ended (its last chunk, the empty one, has come).
+    let tail = '';
+    await new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        tail = (tail + d.toString('latin1')).slice(-16);
+        if (tail.endsWith('\r\n0\r\n\r\n')) resolve();
+      });
+      socket.resume();
+    });
+    socket.destroy();
+  });
+
+  test('a server stopping ends its streams, and its close does not wait for their clients', async () => {
+    const other = await buildApp({
+      databaseUrl: svc.databaseUrl,
+      notary: ed25519Notary(randomBytes(32)),
+      cipher: aesGcmCipher(randomBytes(32)),
+      verifier: nodeVerifier,
+      limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1024 * 1024, rateLimitPerMinute: 1_000_000 },
+    });
+    const url = await other.app.listen({ port: 0, host: '127.0.0.1' });
+    const s = await readEventStream(url, adminKey());
+    expect(s.status).toBe(200);
+    await other.app.close();
+    await s.ended;
+    expect(other.events.subscribers).toBe(0);
+  });
+});
+
+describe('EventBus', () => {
+  test('listens while subscribed, lingers after the last leaves, then ends its session; a subscriber within the linger keeps it', async () => {
+    const bus = new EventBus({ databaseUrl: svc.databaseUrl, lingerMs: 300 });
+    try {
+      const before = await listeners();
+      const one = await hear(bus);
+      const mine = (await listeners()).filter((p) => !before.includes(p));
+      expect(mine).toHaveLength(1);
+      one.stop();
+      const two = await hear(bus); // within the linger: the same session
+      expect((await listeners()).filter((p) => !before.includes(p))).toEqual(mine);
+      two.stop();
+      await expect.poll(() => listeners(), { timeout: 10_000 }).not.toContain(mine[0]);
+      const three = await hear(bus); // and a new one when needed again
+      const sub = order('ev-bus');
+      expect((await svc.request('POST', '/v1/links', { body: sub.body })).status).toBe(201);
+      await three.until((e) => e.type === 'link.accepted' && e.linkHash === sub.hash);
+      three.stop();
+    } finally {
+      await bus.close();
+    }
+  });
+
+  test('an unreachable database: subscribe rejects and adds nothing; a closed bus refuses and tells its subscribers', async () => {
+    const nowhere = new EventBus({ databaseUrl: 'postgres://postgres@127.0.0.1:1/none', timeouts: { connectMs: 1_000, statementMs: 1_000 } });
+    await expect(nowhere.subscribe({ event: () => {}, lost: () => {} })).rejects.toThrow();
+    expect(nowhere.subscribers).toBe(0);
+    await nowhere.close();
+
+    const bus = new EventBus({ databaseUrl: svc.databaseUrl });
+    const heard = await hear(bus);
+    await bus.close();
+    expect(heard.lost).toEqual(['the server is stopping']);
+    expect(bus.subscribers).toBe(0);
+    await expect(bus.subscribe({ event: () => {}, lost: () => {} })).rejects.toThrow('closed');
+  });
+
+  test('a subscriber that throws does not keep the others from their events', async () => {
+    const bus = new EventBus({ databaseUrl: svc.databaseUrl });
+    try {
+      await bus.subscribe({ event: () => { throw new Error('boom'); }, lost: () => {} });
+      const heard = await hear(bus);
+      const sub = order('ev-throw');
+      expect((await svc.request('POST', '/v1/links', { body: sub.body })).status).toBe(201);
+      const e = await heard.until((x) => x.type === 'link.accepted' && x.linkHash === sub.hash);
+      expect(e).toMatchObject({ mapId: 'ev-throw' });
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
+describe('parseEvents', () => {
+  const link: LedgerEvent = { type: 'link.accepted', linkHash: 'a'.repeat(64), process: 'p', mapId: 'm', step: 's', author: 'x', acceptedAt: '2026-01-01T00:00:00Z' };
+  const block: LedgerEvent = { type: 'block.sealed', height: 3, hash: 'b'.repeat(64), leafCount: 2, timestamp: 1_700_000_000_000 };
+  const anchor: LedgerEvent = { type: 'anchor.confirmed', height: 3, blockHash: 'b'.repeat(64), txid: 'c'.repeat(64), network: 'regtest', bitcoinHeight: 101 };
+
+  test('the three kinds, exactly their fields', () => {
+    expect(parseEvents(JSON.stringify([link, block, anchor]))).toEqual({ events: [link, block, anchor], ignored: 0 });
+    expect(parseEvents(JSON.stringify([{ ...link, extra: 'dropped' }])).events).toEqual([link]);
+  });
+
+  test('anything else is counted, never thrown', () => {
+    for (const payload of [undefined, '', 'null', '{}', '"x"', '[', JSON.stringify(link)]) expect(parseEvents(payload)).toEqual({ events: [], ignored: 1 });
+    expect(parseEvents(JSON.stringify([null, 1, 'x', { type: 'block.sealed', height: -1, hash: 'h', leafCount: 0, timestamp: 0 }, { ...block, height: 1.5 }, { ...anchor, txid: 7 }, link]))).toEqual({ events: [link], ignored: 6 });
+  });
+});
