@@ -11,13 +11,15 @@
 // cost a new session each time. A subscriber is added once the session listens: what commits after
 // that reaches it. When the session is lost (the database restarted, the connection cut) the events
 // committed meanwhile cannot be recovered, so every subscriber is told (`lost`) and dropped: the
-// event stream ends, and its client reconnects and re-reads what it shows.
+// event stream ends, and its client reconnects and re-reads what it shows. The session is asked
+// every PING_MS whether it is alive, so that one cut off without a word is found lost too.
 import pg from 'pg';
 import { CLIENT_SLACK_MS, type DbTimeouts } from '../db/pool.js';
 import type { LedgerEvent } from './ports.js';
 
 export const EVENTS_CHANNEL = 'pop_events';
 const LINGER_MS = 30_000;
+const PING_MS = 15_000;
 
 export interface Subscriber {
   event(event: LedgerEvent): void;
@@ -31,6 +33,8 @@ export interface EventBusOptions {
   timeouts?: DbTimeouts;
   /** How long the session stays after the last subscriber leaves (default 30 s). */
   lingerMs?: number;
+  /** How often the session is asked whether it is alive, and how long it has to answer (default 15 s). */
+  pingMs?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -91,8 +95,13 @@ export class EventBus {
       keepAliveInitialDelayMillis: 10_000,
       ...(t ? { connectionTimeoutMillis: t.connectMs, query_timeout: t.connectMs + CLIENT_SLACK_MS } : {}),
     });
+    const current = () => this.#generation === generation;
+    let listening = false;
+    let ping: NodeJS.Timeout | undefined = undefined;
+    // Once listening, a session that ends or fails is lost; before, the caller hears it from connect or LISTEN.
     const lost = (e?: Error) => {
-      if (this.#generation !== generation) return; // a session this bus already gave up
+      clearInterval(ping);
+      if (!listening || !current()) return;
       this.#o.log?.('the event stream lost its database session; its clients are disconnected', e ? { error: e.message } : {});
       this.#drop('the event stream lost its database session');
       void client.end().catch(() => {});
@@ -100,16 +109,33 @@ export class EventBus {
     client.on('error', lost);
     client.on('end', () => lost());
     client.on('notification', (n) => {
-      if (n.channel === EVENTS_CHANNEL) this.#deliver(n.payload);
+      if (current() && n.channel === EVENTS_CHANNEL) this.#deliver(n.payload);
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}`);
     } catch (e) {
-      if (this.#generation === generation) this.#session = undefined;
+      if (current()) {
+        this.#generation++;
+        this.#session = undefined;
+      }
       await client.end().catch(() => {});
       throw e;
     }
+    listening = true;
+    // A session cut off without a reset (the database's host gone, a failover) says nothing: ask it.
+    const pingMs = this.#o.pingMs ?? PING_MS;
+    ping = setInterval(() => {
+      if (!current()) return clearInterval(ping);
+      let timer: NodeJS.Timeout | undefined;
+      const silent = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${pingMs} ms`)), pingMs).unref();
+      });
+      Promise.race([client.query('SELECT 1'), silent]).then(
+        () => clearTimeout(timer),
+        (e: unknown) => (clearTimeout(timer), lost(e as Error)),
+      );
+    }, pingMs).unref();
     return client;
   }
 
@@ -146,7 +172,7 @@ export class EventBus {
   #deliver(payload: string | undefined): void {
     const { events, ignored } = parseEvents(payload);
     // The channel is the database's: anything else sent on it is left out (never its content: only its size).
-    if (ignored) this.#o.log?.('ignored what was not an event on the event channel', { ignored, bytes: payload?.length ?? 0 });
+    if (ignored) this.#o.log?.('ignored what was not an event on the event channel', { ignored, bytes: Buffer.byteLength(payload ?? '') });
     for (const event of events) {
       for (const s of this.#subscribers) {
         try {

@@ -351,7 +351,7 @@ describe('what each caller sees', () => {
       expect((await as('customer', 'POST', '/v1/links', order.body)).status).toBe(201);
       expect((await as('outsider', 'POST', '/v1/links', note.body)).status).toBe(201);
       // The events come from the database after each commit: wait until each stream has its own.
-      await expect.poll(() => [streams.auditor.data().includes(order.hash) && streams.auditor.data().includes(note.hash), streams.outsider.data().includes(note.hash), streams.customer.data().includes(order.hash)]).toEqual([true, true, true]);
+      await expect.poll(() => [streams.auditor.data().includes(order.hash) && streams.auditor.data().includes(note.hash), streams.outsider.data().includes(note.hash), streams.customer.data().includes(order.hash)], { timeout: 15_000 }).toEqual([true, true, true]);
       const data = { outsider: streams.outsider.data(), customer: streams.customer.data(), auditor: streams.auditor.data() };
       publicBodies.push(...Object.values(data));
       expect(data.auditor).toContain(order.hash);

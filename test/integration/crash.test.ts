@@ -119,7 +119,7 @@ describe('crashes', () => {
           expect([...load.acked].filter((x) => !links.includes(x)), `${trio[i]!.name}: links not heard`).toEqual([]);
           const heights = s.events.filter((e) => e.event === 'block.sealed').map((e) => e.data['height'] as number);
           expect(heights, `${trio[i]!.name}: blocks heard once, in order`).toEqual(Array.from({ length: heights.length }, (_, k) => heights[0]! + k));
-          expect(heights.at(-1)).toBe(tip);
+          expect(heights.at(-1)).toBeGreaterThanOrEqual(tip);
         }
         console.info(
           `takeover: sealer ${first} killed, ${second} sealed a new link ${sealedAfter} ms later; ${load.acked.size} links acknowledged, ` +

@@ -15,6 +15,7 @@ import { aesGcmCipher } from '../../src/node/cipher.js';
 import { ed25519Notary } from '../../src/node/notary.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
 import { type EventStream, hear, readEventStream } from '../helpers/events.js';
+import { silentRelay } from '../helpers/relay.js';
 import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
 
 let svc: TestService; // server A: takes the appends and seals
@@ -109,7 +110,7 @@ describe('the event stream across servers', () => {
       expect((await svc.request('POST', '/v1/links/batch', { body: { links: subs.map((x) => x.body) } })).status).toBe(201);
       await s.until((e) => e.data['linkHash'] === subs[999]!.hash);
       expect(linkHashes(s)).toEqual(subs.map((x) => x.hash));
-      await expect.poll(() => payloads.flatMap((p) => parseEvents(p).events).length).toBe(1000);
+      await expect.poll(() => payloads.flatMap((p) => parseEvents(p).events).length, { timeout: 15_000 }).toBe(1000);
       expect(payloads.length).toBeGreaterThan(1);
       for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThan(8000);
       expect(payloads.every((p) => parseEvents(p).ignored === 0)).toBe(true);
@@ -178,7 +179,8 @@ describe('the event stream across servers', () => {
   test('a server that cannot listen answers 503 with a problem, and listens again once it can', async () => {
     // Let the session go, then refuse new connections to the database (the pool keeps its own).
     await svc.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = $1', [`LISTEN ${EVENTS_CHANNEL}`]);
-    await expect.poll(() => listeners()).toEqual([]);
+    await expect.poll(() => listeners(), { timeout: 10_000 }).toEqual([]);
+    const lostBefore = b.logs.filter((l) => l.includes('lost its database session')).length;
     const db = (await svc.pool.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
     const admin = new pg.Client({ connectionString: svc.databaseUrl.replace(/\/[^/?]+(\?|$)/, '/postgres$1') });
     await admin.connect();
@@ -198,6 +200,15 @@ describe('the event stream across servers', () => {
     const s = await readEventStream(b.url, adminKey());
     try {
       expect(s.status).toBe(200);
+      // One session, each event once: nothing left over from the refused tries.
+      const sub = order('ev-after-503');
+      const marker = order('ev-after-503-marker');
+      expect((await svc.request('POST', '/v1/links', { body: sub.body })).status).toBe(201);
+      expect((await svc.request('POST', '/v1/links', { body: marker.body })).status).toBe(201);
+      await s.until((e) => e.data['linkHash'] === marker.hash);
+      expect(linkHashes(s)).toEqual([sub.hash, marker.hash]);
+      expect(await listeners()).toHaveLength(1);
+      expect(b.logs.filter((l) => l.includes('lost its database session')).length, 'the refused tries are no lost session').toBe(lostBefore);
     } finally {
       s.close();
     }
@@ -219,15 +230,13 @@ describe('the event stream across servers', () => {
     // (Each one different: PostgreSQL sends identical notifications of one transaction once.)
     await svc.pool.query(`SELECT pg_notify($1, replace($2, '"linkHash":"${'0'.repeat(64)}"', '"linkHash":"' || lpad(i::text, 64, '0') || '"')) FROM generate_series(1, $3) AS i`, [EVENTS_CHANNEL, payload, notifications]);
     await expect.poll(() => b.events.subscribers, { timeout: 20_000 }).toBe(0);
-    // Read what was sent: the stream has ended (its last chunk, the empty one, has come).
+    // The server dropped the connection: reading what reached this side comes to its end, without
+    // the empty last chunk of a stream ended in order.
     let tail = '';
-    await new Promise<void>((resolve) => {
-      socket.on('data', (d: Buffer) => {
-        tail = (tail + d.toString('latin1')).slice(-16);
-        if (tail.endsWith('\r\n0\r\n\r\n')) resolve();
-      });
-      socket.resume();
-    });
+    socket.on('data', (d: Buffer) => void (tail = (tail + d.toString('latin1')).slice(-16)));
+    socket.resume();
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(tail.endsWith('\r\n0\r\n\r\n')).toBe(false);
     socket.destroy();
   });
 
@@ -271,10 +280,14 @@ describe('EventBus', () => {
     }
   });
 
-  test('an unreachable database: subscribe rejects and adds nothing; a closed bus refuses and tells its subscribers', async () => {
-    const nowhere = new EventBus({ databaseUrl: 'postgres://postgres@127.0.0.1:1/none', timeouts: { connectMs: 1_000, statementMs: 1_000 } });
+  test('an unreachable database: subscribe rejects and adds nothing, and no session is reported lost; a closed bus refuses and tells its subscribers', async () => {
+    const logged: string[] = [];
+    const nowhere = new EventBus({ databaseUrl: 'postgres://postgres@127.0.0.1:1/none', timeouts: { connectMs: 1_000, statementMs: 1_000 }, log: (msg) => void logged.push(msg) });
+    await expect(nowhere.subscribe({ event: () => {}, lost: () => {} })).rejects.toThrow();
     await expect(nowhere.subscribe({ event: () => {}, lost: () => {} })).rejects.toThrow();
     expect(nowhere.subscribers).toBe(0);
+    await new Promise((r) => setTimeout(r, 100)); // any late word of the failed connections
+    expect(logged).toEqual([]);
     await nowhere.close();
 
     const bus = new EventBus({ databaseUrl: svc.databaseUrl });
@@ -283,6 +296,29 @@ describe('EventBus', () => {
     expect(heard.lost).toEqual(['the server is stopping']);
     expect(bus.subscribers).toBe(0);
     await expect(bus.subscribe({ event: () => {}, lost: () => {} })).rejects.toThrow('closed');
+  });
+
+  test('a session cut off without a word (its packets dropped) is found lost by the ping, and the next subscriber listens afresh', async () => {
+    const relay = await silentRelay(svc.databaseUrl);
+    const logged: string[] = [];
+    const bus = new EventBus({ databaseUrl: relay.url, pingMs: 300, log: (msg) => void logged.push(msg) });
+    try {
+      const heard = await hear(bus);
+      relay.freeze();
+      await expect.poll(() => heard.lost, { timeout: 10_000 }).toEqual(['the event stream lost its database session']);
+      expect(bus.subscribers).toBe(0);
+      expect(logged).toContain('the event stream lost its database session; its clients are disconnected');
+      relay.thaw();
+      const again = await hear(bus);
+      const sub = order('ev-ping');
+      expect((await svc.request('POST', '/v1/links', { body: sub.body })).status).toBe(201);
+      await again.until((e) => e.type === 'link.accepted' && e.linkHash === sub.hash);
+      again.stop();
+    } finally {
+      await bus.close();
+      relay.thaw();
+      await relay.close();
+    }
   });
 
   test('a subscriber that throws does not keep the others from their events', async () => {

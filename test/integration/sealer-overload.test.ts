@@ -4,7 +4,6 @@
 // (signed once) — and a COMMIT that went through unheard is recognised — and a pool client whose query
 // timed out is destroyed, never handed back busy; and a lock session whose server stops answering is
 // closed (the lead given up) instead of holding the sealer until TCP gives up.
-import { type Server, type Socket, connect, createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeHeader, fromHex } from '../../src/core/index.js';
@@ -12,6 +11,7 @@ import { hardenPool } from '../../src/db/pool.js';
 import { Sealer, type SealerOptions } from '../../src/ledger/sealer.js';
 import type { Notary } from '../../src/ledger/ports.js';
 import { hear } from '../helpers/events.js';
+import { silentRelay } from '../helpers/relay.js';
 import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
 
 const SEALER_LOCK = 0x706f7073; // src/ledger/sealer.ts
@@ -80,70 +80,6 @@ async function expectConsistentChain(): Promise<void> {
   );
   const c = counts.rows[0]!;
   expect(c).toEqual({ links: c.links, sealed: c.links, distinct_sealed: c.links, waiting: 0 });
-}
-
-/**
- * A TCP relay to the test database that can go silent: frozen, it forwards nothing either way and
- * closes nothing (a server stopped, or a network that drops packets without a reset); thawed, it
- * forwards again, and a side closed meanwhile is closed on the other.
- */
-async function silentRelay(target: string): Promise<{ url: string; freeze(): void; freezeOn(text: string): void; thaw(): void; close(): Promise<void> }> {
-  const to = new URL(target);
-  const pairs = new Set<[Socket, Socket]>();
-  let frozen = false;
-  let trigger: Buffer | undefined;
-  let held: [Socket, Buffer][] = [];
-  const freeze = () => {
-    frozen = true;
-    for (const pair of pairs) for (const side of pair) side.pause();
-  };
-  const server: Server = createServer((client) => {
-    const upstream = connect({ host: to.hostname, port: Number(to.port || 5432) });
-    const pair: [Socket, Socket] = [client, upstream];
-    pairs.add(pair);
-    for (const [from, into] of [pair, [upstream, client] as const]) {
-      from.on('data', (chunk: Buffer) => {
-        if (!frozen && trigger && from === client && chunk.includes(trigger)) {
-          trigger = undefined;
-          freeze(); // this very message is held: the server never sees it until thawed
-        }
-        if (frozen) held.push([into, chunk]);
-        else into.write(chunk);
-      });
-      from.on('error', () => {});
-      from.on('close', () => {
-        if (!frozen) into.destroy();
-      });
-    }
-    if (frozen) for (const side of pair) side.pause();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String(port);
-  return {
-    url: url.toString(),
-    freeze,
-    /** Freezes when the client next sends a message containing `text` (that message included). */
-    freezeOn(text: string) {
-      trigger = Buffer.from(text);
-    },
-    thaw() {
-      frozen = false;
-      for (const [into, chunk] of held) if (!into.destroyed) into.write(chunk);
-      held = [];
-      for (const pair of pairs) {
-        for (const side of pair) side.resume();
-        // A side closed meanwhile: the other gets what was held, then the close.
-        if (pair.some((side) => side.destroyed)) for (const side of pair) side.end();
-      }
-    },
-    async close() {
-      for (const pair of pairs) for (const side of pair) side.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
 }
 
 /** A sealer whose lock session goes through a silent relay (short session timeouts), leading, one block sealed. */

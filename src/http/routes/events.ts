@@ -10,6 +10,8 @@ import { RETRY_AFTER_S } from '../problems.js';
 const HEARTBEAT_MS = 15_000;
 /** A client this far behind in reading is disconnected (it may reconnect) rather than buffered without end. */
 export const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
+/** An ended stream's client has this long to read what is left before its connection is dropped. */
+const END_GRACE_MS = 5_000;
 
 export function eventRoutes(app: FastifyInstance, bus: EventBus, ledger: Ledger): void {
   app.get('/v1/events', {
@@ -22,12 +24,19 @@ export function eventRoutes(app: FastifyInstance, bus: EventBus, ledger: Ledger)
     let open = false;
     let id = 0;
     let unsubscribe: (() => void) | undefined;
-    const end = () => {
+    // The stream's end: `cut` drops the connection at once (a client too far behind); otherwise what
+    // was written is sent first, but a client that does not read it keeps neither the socket nor the
+    // server's close waiting for long.
+    const end = (cut = false) => {
       if (!open) return;
       open = false;
       clearInterval(heartbeat);
       unsubscribe?.();
+      if (cut) return void res.destroy();
       res.end();
+      if (res.writableFinished) return;
+      const late = setTimeout(() => res.destroy(), END_GRACE_MS).unref();
+      res.once('finish', () => clearTimeout(late));
     };
     try {
       // Listening before the stream starts: whatever commits after its first line reaches it.
@@ -36,7 +45,7 @@ export function eventRoutes(app: FastifyInstance, bus: EventBus, ledger: Ledger)
           if (!open) return;
           if (visible && event.type === 'link.accepted' && !visible.includes(event.process)) return;
           res.write(`id: ${++id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-          if (res.writableLength > MAX_UNREAD_BYTES) end();
+          if (res.writableLength > MAX_UNREAD_BYTES) end(true);
         },
         lost: () => end(),
       });
@@ -49,8 +58,8 @@ export function eventRoutes(app: FastifyInstance, bus: EventBus, ledger: Ledger)
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': connected\n\n');
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-    request.raw.on('close', end);
-    res.on('error', end);
+    request.raw.on('close', () => end());
+    res.on('error', () => end(true));
     if (request.raw.socket.destroyed) end(); // gone while the subscription was made
   });
 }
