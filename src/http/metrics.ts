@@ -103,6 +103,15 @@ export function ledgerGauges(registry: Registry, pool: Pool): void {
     },
   });
   new Gauge({
+    name: 'pop_event_queue_usage',
+    help: "PostgreSQL's notification queue in use (0 to 1): events not yet read by every listening session; when full, writes fail",
+    registers: [registry],
+    async collect() {
+      const { rows } = await pool.query<{ u: number }>('SELECT pg_notification_queue_usage() AS u');
+      this.set(rows[0]?.u ?? 0);
+    },
+  });
+  new Gauge({
     name: 'pop_anchor_state',
     help: 'The anchorer state (1 for the current one): ok, waiting, insufficient-funds, unreachable, rejected',
     labelNames: ['state', 'network'],

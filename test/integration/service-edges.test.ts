@@ -1,6 +1,7 @@
 // The edges of the service: health, readiness, metrics, the OpenAPI document and the event stream.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
+import { parseMetrics } from '../../bench/service-metrics.js';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -33,6 +34,8 @@ describe('service edges', () => {
     expect(m.body).toMatch(/pop_links_accepted_total 1/);
     expect(m.body).toMatch(/pop_rejections_total\{type="malformed"\} [1-9]/);
     expect(m.body).toMatch(/pop_http_request_duration_seconds_bucket/);
+    // The database's notification queue (the event stream's): a fraction, empty here.
+    expect(parseMetrics(m.body).get('pop_event_queue_usage')).toBe(0);
   });
 
   test('the event stream announces accepted links', async () => {
