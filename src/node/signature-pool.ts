@@ -215,6 +215,11 @@ export class SignaturePool implements PooledVerifier {
     }
   }
 
+  /** The workers could not be used (they failed, and onFallback said so): every set is done inline. */
+  get onMainThread(): boolean {
+    return this.#broken;
+  }
+
   /** Signatures the worker threads have checked so far (for tests and metrics). */
   get checkedOnWorkers(): number {
     return this.#checkedOnWorkers;

@@ -89,7 +89,8 @@ export async function startService(config: Config, log: (msg: string) => void = 
     if (config.sealer) sealer.start();
     started.push(() => sealer.stop());
     // The signature threads boot before the first request, not under it (src/node/signature-pool.ts warm).
-    if (!(await signatures.warm())) log('signature workers not ready at start; appends wait for them or are verified on the main thread');
+    // (Workers that failed were reported by onFallback already; this is for ones slow to boot.)
+    if (!(await signatures.warm()) && !signatures.onMainThread) log('signature workers not ready at start; appends wait for them');
     const address = await app.listen({ port: config.port, host: config.host });
     return {
       url: address,

@@ -199,6 +199,7 @@ describe('warm: the workers booted before the first request', () => {
       Worker.prototype.postMessage = original;
     }
     expect(warm).toBe(true);
+    expect(p.onMainThread).toBe(false);
     expect(new Set(posted).size, 'one empty task to each of the two workers').toBe(2);
     expect(posted).toHaveLength(2);
     expect(p.tasksOnWorkers).toBe(0);
@@ -223,6 +224,7 @@ describe('warm: the workers booted before the first request', () => {
       Worker.prototype.postMessage = original;
     }
     expect(fallbacks.map((e) => e.message)).toEqual([expect.stringMatching(/signature worker exited/)]);
+    expect(p.onMainThread).toBe(true);
     const js = jobs(4, (i) => i === 0);
     expect(await p.verifyLinkSignatures(js)).toEqual(truth(js));
     expect(p.tasksOnWorkers).toBe(0);
