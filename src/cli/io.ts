@@ -1,17 +1,31 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { UsageError } from './exit.js';
 
 const MAX_INPUT_BYTES = 512 * 1024 * 1024;
 
+/** What the file holds is read as one string, so its size is bounded; a bundle bigger than this is fetched in parts. */
+const tooLarge = (path: string) =>
+  new UsageError(`${path} is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB, the most pop reads as one file (a bundle of ≈ 340,000 five-step links): fetch a big bundle in parts (a process's by time range, from and to) and verify each`);
+
 /** Reads and parses a JSON file ('-' = standard input), with a precise message on failure. */
 export function readJsonFile(path: string): unknown {
+  if (path !== '-') {
+    let size: number | undefined;
+    try {
+      size = statSync(path).size;
+    } catch {
+      /* reading it says why */
+    }
+    if (size !== undefined && size > MAX_INPUT_BYTES) throw tooLarge(path);
+  }
   let text: string;
   try {
     text = readFileSync(path === '-' ? 0 : path, 'utf8');
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') throw tooLarge(path);
     throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (text.length > MAX_INPUT_BYTES) throw new UsageError(`${path} is larger than ${MAX_INPUT_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_INPUT_BYTES) throw tooLarge(path);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

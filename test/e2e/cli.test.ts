@@ -2,7 +2,7 @@
 // participants and the process registered, links appended (disclosures and salts built locally,
 // the receipt checked), a key revoked, and precise failures with their exit codes.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,14 @@ describe('pop against a running service', () => {
     const badMeta = await pop(['link', 'append', '--process', 'order-to-cash', '--map', 'm', '--step', 'order', '--author', 'customer', '--key-file', join(dir, 'customer.json'), '--key-id', 'customer-1', '--meta', '{nope']);
     expect(badMeta.code).toBe(2);
     expect(badMeta.stderr).toMatch(/--meta is not JSON/);
+    // A file too big to read as one string: said before reading it (a sparse file of 600 MiB).
+    const big = join(dir, 'big-bundle.json');
+    writeFileSync(big, '');
+    truncateSync(big, 600 * 1024 * 1024);
+    const tooBig = await pop(['verify', big]);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toMatch(/big-bundle\.json is larger than 512 MiB.*fetch a big bundle in parts/);
+    rmSync(big);
   });
 });
 
