@@ -1,11 +1,12 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { UsageError } from './exit.js';
 
-const MAX_INPUT_BYTES = 512 * 1024 * 1024;
+// Under V8's longest string (2^29 − 24 characters), which the file becomes before it is parsed.
+const MAX_INPUT_BYTES = 512 * 1024 * 1024 - 64;
 
 /** What the file holds is read as one string, so its size is bounded; a bundle bigger than this is fetched in parts. */
 const tooLarge = (path: string) =>
-  new UsageError(`${path} is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB, the most pop reads as one file (a bundle of ≈ 340,000 five-step links): fetch a big bundle in parts (a process's by time range, from and to) and verify each`);
+  new UsageError(`${path} is larger than 512 MiB, the most pop reads as one file (a bundle of ≈ 340,000 five-step links): fetch a big bundle in parts (a process's by time range, from and to) and verify each`);
 
 /** Reads and parses a JSON file ('-' = standard input), with a precise message on failure. */
 export function readJsonFile(path: string): unknown {
@@ -18,14 +19,16 @@ export function readJsonFile(path: string): unknown {
     }
     if (size !== undefined && size > MAX_INPUT_BYTES) throw tooLarge(path);
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+    bytes = readFileSync(path === '-' ? 0 : path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') throw tooLarge(path);
+    if ((e as NodeJS.ErrnoException).code === 'ERR_FS_FILE_TOO_LARGE') throw tooLarge(path);
     throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (Buffer.byteLength(text) > MAX_INPUT_BYTES) throw tooLarge(path);
+  // (A regular file was measured before it was read; standard input and pipes only once read.)
+  if (bytes.length > MAX_INPUT_BYTES) throw tooLarge(path);
+  const text = bytes.toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

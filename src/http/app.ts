@@ -25,7 +25,7 @@ import { PROBLEM_BASE, problemsPlugin, sendProblem } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { blockRoutes } from './routes/blocks.js';
 import { bundleRoutes } from './routes/bundles.js';
-import { eventRoutes } from './routes/events.js';
+import { type EventStreamOptions, eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
 import { participantRoutes } from './routes/participants.js';
 import { processRoutes } from './routes/processes.js';
@@ -44,6 +44,8 @@ export interface AppOptions {
   dbTimeouts?: DbTimeouts;
   logger?: FastifyServerOptions['logger'];
   poolSize?: number;
+  /** The event stream's timings and bounds (src/http/routes/events.ts; tests change them). */
+  eventStream?: EventStreamOptions;
 }
 
 export interface App {
@@ -193,7 +195,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   linkRoutes(app, ledger, opts.limits.batchMax);
   blockRoutes(app, ledger);
   bundleRoutes(app, ledger);
-  eventRoutes(app, events, ledger);
+  eventRoutes(app, events, ledger, opts.eventStream);
   await app.register(import('./routes/stats.js'), { ledger });
   await app.register(import('./console.js'));
 

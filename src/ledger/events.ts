@@ -13,16 +13,20 @@
 // committed meanwhile cannot be recovered, so every subscriber is told (`lost`) and dropped: the
 // event stream ends, and its client reconnects and re-reads what it shows. The session is asked
 // every PING_MS whether it is alive, so that one cut off without a word is found lost too.
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { CLIENT_SLACK_MS, type DbTimeouts } from '../db/pool.js';
 import type { LedgerEvent } from './ports.js';
 
 export const EVENTS_CHANNEL = 'pop_events';
+/** The listening session's application_name. */
+export const EVENTS_APPLICATION_NAME = 'pop-events';
 const LINGER_MS = 30_000;
 const PING_MS = 15_000;
 
 export interface Subscriber {
-  event(event: LedgerEvent): void;
+  /** An event, and its JSON (made once for every subscriber). */
+  event(event: LedgerEvent, json: string): void;
   /** The session was lost or the bus closed: no more events come; the subscriber is already dropped. */
   lost(reason: string): void;
 }
@@ -65,12 +69,7 @@ export class EventBus {
     clearTimeout(this.#linger);
     this.#linger = undefined;
     const generation = this.#generation;
-    try {
-      await (this.#session ??= this.#listen(generation));
-    } catch (e) {
-      this.#idle();
-      throw e;
-    }
+    await (this.#session ??= this.#listen(generation));
     if (this.#closed) throw new Error('the event stream is closed');
     if (this.#generation !== generation) throw new Error('the event stream lost its database session');
     this.#subscribers.add(subscriber);
@@ -79,23 +78,32 @@ export class EventBus {
     };
   }
 
-  /** Ends every subscription (each is told) and the session. */
+  /** Ends every subscription (each is told) and the session: its goodbye is waited for 2 s at most (a silent database's never comes). */
   async close(): Promise<void> {
     this.#closed = true;
     const session = this.#session;
     this.#drop('the server is stopping');
-    await session?.then((c) => c.end()).catch(() => {});
+    const client = await Promise.race([session?.catch(() => undefined), delay(2_000)]);
+    if (client) await Promise.race([client.end().catch(() => {}), delay(2_000)]);
   }
 
   async #listen(generation: number): Promise<pg.Client> {
-    const t = this.#o.timeouts;
-    const client = new pg.Client({
-      connectionString: this.#o.databaseUrl,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-      ...(t ? { connectionTimeoutMillis: t.connectMs, query_timeout: t.connectMs + CLIENT_SLACK_MS } : {}),
-    });
     const current = () => this.#generation === generation;
+    const t = this.#o.timeouts;
+    let client: pg.Client;
+    try {
+      client = new pg.Client({
+        connectionString: this.#o.databaseUrl,
+        // How an operator tells it apart in pg_stat_activity (docs/api.md, Events).
+        application_name: EVENTS_APPLICATION_NAME,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        ...(t ? { connectionTimeoutMillis: t.connectMs, query_timeout: t.connectMs + CLIENT_SLACK_MS } : {}),
+      });
+    } catch (e) {
+      if (current()) this.#session = undefined;
+      throw e;
+    }
     let listening = false;
     let ping: NodeJS.Timeout | undefined = undefined;
     // Once listening, a session that ends or fails is lost; before, the caller hears it from connect or LISTEN.
@@ -174,9 +182,10 @@ export class EventBus {
     // The channel is the database's: anything else sent on it is left out (never its content: only its size).
     if (ignored) this.#o.log?.('ignored what was not an event on the event channel', { ignored, bytes: Buffer.byteLength(payload ?? '') });
     for (const event of events) {
+      const json = JSON.stringify(event);
       for (const s of this.#subscribers) {
         try {
-          s.event(event);
+          s.event(event, json);
         } catch (e) {
           this.#o.log?.('an event stream subscriber failed', { error: (e as Error).message });
         }
@@ -222,3 +231,6 @@ function asEvent(v: unknown): LedgerEvent | undefined {
       return undefined;
   }
 }
+
+/** Resolves to undefined after ms, without keeping the process alive. */
+const delay = (ms: number): Promise<undefined> => sleep(ms, undefined, { ref: false });

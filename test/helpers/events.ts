@@ -15,11 +15,11 @@ export interface Heard {
 export async function hear(bus: EventBus): Promise<Heard> {
   const events: LedgerEvent[] = [];
   const lost: string[] = [];
-  const waiters = new Set<() => void>();
+  const waiters = new Set<(e: LedgerEvent) => void>();
   const subscriber: Subscriber = {
     event: (e) => {
       events.push(e);
-      for (const w of [...waiters]) w();
+      for (const w of [...waiters]) w(e);
     },
     lost: (reason) => void lost.push(reason),
   };
@@ -30,19 +30,20 @@ export async function hear(bus: EventBus): Promise<Heard> {
     stop,
     until: (match, timeoutMs = 20_000) =>
       new Promise((resolve, reject) => {
-        const check = () => {
-          const found = events.find(match);
-          if (!found) return false;
+        const found = events.find(match);
+        if (found) return resolve(found);
+        // Each new event checked once as it comes.
+        const check = (e: LedgerEvent) => {
+          if (!match(e)) return;
           waiters.delete(check);
           clearTimeout(timer);
-          resolve(found);
-          return true;
+          resolve(e);
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
           reject(new Error(`no matching event within ${timeoutMs} ms (heard ${events.length})`));
         }, timeoutMs);
-        if (!check()) waiters.add(check);
+        waiters.add(check);
       }),
   };
 }

@@ -4,19 +4,20 @@
 // channel is left out; a stream whose database session is lost, whose client falls too far behind or
 // whose server stops ends; a server that cannot listen answers 503.
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildApp, type App } from '../../src/http/app.js';
-import { MAX_UNREAD_BYTES } from '../../src/http/routes/events.js';
-import { EVENTS_CHANNEL, EventBus, parseEvents } from '../../src/ledger/events.js';
+import { type EventStreamOptions, MAX_UNREAD_BYTES } from '../../src/http/routes/events.js';
+import { EVENTS_APPLICATION_NAME, EVENTS_CHANNEL, EventBus, parseEvents } from '../../src/ledger/events.js';
 import type { LedgerEvent } from '../../src/ledger/ports.js';
 import { aesGcmCipher } from '../../src/node/cipher.js';
 import { ed25519Notary } from '../../src/node/notary.js';
 import { nodeVerifier } from '../../src/node/verifier.js';
 import { type EventStream, hear, readEventStream } from '../helpers/events.js';
 import { silentRelay } from '../helpers/relay.js';
-import { type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
+import { publicKeyFor, secretKeyFrom, toHex } from '../../src/core/index.js';
+import { type Party, type TestService, VALID, makeSubmission, startTestService } from '../helpers/service.js';
 
 let svc: TestService; // server A: takes the appends and seals
 let b: App & { url: string; logs: string[] }; // server B: its clients listen
@@ -32,6 +33,7 @@ beforeAll(async () => {
     verifier: nodeVerifier,
     limits: { maxClockSkewMs: 300_000, batchMax: 1000, bodyLimitBytes: 8 * 1024 * 1024, rateLimitPerMinute: 1_000_000 },
     logger: { level: 'info', stream: { write: (line: string) => void logs.push(line) } },
+    eventStream: { heartbeatMs: 300 },
   });
   const url = await built.app.listen({ port: 0, host: '127.0.0.1' });
   b = { ...built, url, logs };
@@ -44,10 +46,32 @@ afterAll(async () => {
 const order = (mapId: string) => makeSubmission(svc.parties['customer']!, { step: 'order', mapId, ...VALID['order'] });
 const linkHashes = (s: EventStream) => s.events.filter((e) => e.event === 'link.accepted').map((e) => e.data['linkHash']);
 
-/** The backends listening on the event channel: their pids. */
+/** The event streams' listening sessions (by their application_name): their pids. */
 async function listeners(): Promise<number[]> {
-  const { rows } = await svc.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = $1`, [`LISTEN ${EVENTS_CHANNEL}`]);
+  const { rows } = await svc.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [EVENTS_APPLICATION_NAME]);
   return rows.map((r) => r.pid);
+}
+const terminateListeners = () => svc.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [EVENTS_APPLICATION_NAME]);
+
+/** An event stream over a raw socket that reads nothing after the answer's head. */
+async function pausedStream(base: string): Promise<{ socket: Socket }> {
+  const socket = connect(Number(new URL(base).port), '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(`GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${adminKey()}\r\n\r\n`);
+  const head = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+  expect(head).toMatch(/^HTTP\/1.1 200/);
+  socket.pause();
+  return { socket };
+}
+
+/** About `bytes` of well-formed events on the channel, in notifications of ≈ 7,800 bytes; the last one's linkHash. */
+async function flood(bytes: number): Promise<string> {
+  const event = JSON.stringify({ type: 'link.accepted', linkHash: '0'.repeat(64), process: 'p', mapId: 'm', step: 's', author: 'a', acceptedAt: 'x' });
+  const payload = `[${Array.from({ length: Math.floor(7800 / (event.length + 1)) }, () => event).join(',')}]`;
+  // (Each one different: PostgreSQL sends identical notifications of one transaction once.)
+  const n = Math.ceil(bytes / payload.length);
+  await svc.pool.query(`SELECT pg_notify($1, replace($2, '"linkHash":"${'0'.repeat(64)}"', '"linkHash":"' || lpad(i::text, 64, '0') || '"')) FROM generate_series(1, $3) AS i`, [EVENTS_CHANNEL, payload, n]);
+  return String(n).padStart(64, '0');
 }
 
 describe('the event stream across servers', () => {
@@ -81,13 +105,18 @@ describe('the event stream across servers', () => {
     }
   });
 
-  test('a refused batch (all or nothing) is no event: nothing was committed', async () => {
+  test('a refused batch (all or nothing) is no event: its rows were written, then rolled back', async () => {
     const s = await readEventStream(b.url, adminKey());
     try {
-      const good = order('ev-refused-0');
-      const bad = makeSubmission(svc.parties['customer']!, { step: 'order', mapId: 'ev-refused-1', meta: { currency: 'EUR' } });
-      const refused = await svc.request('POST', '/v1/links/batch', { body: { links: [good.body, bad.body] } });
-      expect(refused.status).toBe(422);
+      // The refusal comes from the database, after the first two links' rows were inserted (the
+      // second names the first, so the first is written before it is checked): the third starts
+      // the same map again, a stale head.
+      const first = order('ev-refused');
+      const second = makeSubmission(svc.parties['retailer']!, { step: 'confirm', mapId: 'ev-refused', prev: [first.hash], ...VALID['confirm'] });
+      const again = order('ev-refused');
+      const refused = await svc.request('POST', '/v1/links/batch', { body: { links: [first.body, second.body, again.body] } });
+      expect(refused.status, refused.body).toBe(409);
+      expect(refused.json['type']).toBe('https://proof-of-process.dev/problems/stale-head');
       const after = order('ev-refused-after');
       expect((await svc.request('POST', '/v1/links', { body: after.body })).status).toBe(201);
       await s.until((e) => e.data['linkHash'] === after.hash);
@@ -157,11 +186,39 @@ describe('the event stream across servers', () => {
     }
   });
 
+  test('a client that goes away is no subscriber any more', async () => {
+    await expect.poll(() => b.events.subscribers, { timeout: 10_000 }).toBe(0); // the earlier tests' streams gone
+    const s = await readEventStream(b.url, adminKey());
+    expect(b.events.subscribers).toBe(1);
+    s.close();
+    await expect.poll(() => b.events.subscribers, { timeout: 10_000 }).toBe(0);
+  });
+
+  test("an API key revoked while its stream is open ends the stream; a process given to the caller's role meanwhile is heard", async () => {
+    const secretKey = secretKeyFrom('ed25519', (n) => new Uint8Array(randomBytes(n)));
+    const keys = [{ keyId: 'ev-firm-1', alg: 'ed25519', publicKey: toHex(publicKeyFor('ed25519', secretKey)) }];
+    expect((await svc.request('POST', '/v1/participants', { body: { id: 'ev-firm', name: 'A firm', roles: ['ev-firm'], keys } })).status).toBe(201);
+    const firm: Party = { id: 'ev-firm', role: 'ev-firm', keyId: 'ev-firm-1', alg: 'ed25519', secretKey, publicKey: keys[0]!.publicKey, apiKey: '' };
+    const issued = (await svc.request('POST', '/v1/api-keys', { body: { role: 'participant', participantId: 'ev-firm' } })).json;
+    const s = await readEventStream(b.url, issued['secret'] as string);
+    expect(s.status).toBe(200);
+    // A process in which the firm holds a role, registered while its stream is open: its links are heard.
+    const trail = { id: 'ev-trail', title: 'Trail', roles: ['ev-firm'], steps: { note: { authors: ['ev-firm'], signers: [], after: [], meta: { type: 'object' }, private: { type: 'object' } } } };
+    expect((await svc.request('POST', '/v1/processes', { body: trail })).status).toBe(201);
+    await new Promise((r) => setTimeout(r, 1_000)); // a few of the stream's checks
+    const note = makeSubmission(firm, { process: 'ev-trail', step: 'note', mapId: 'ev-note', meta: {} });
+    expect((await svc.request('POST', '/v1/links', { body: note.body })).status).toBe(201);
+    await s.until((e) => e.data['linkHash'] === note.hash);
+    // Revoked: the stream ends (within the key cache's 5 s and a check).
+    expect((await svc.request('DELETE', `/v1/api-keys/${issued['id'] as string}`)).status).toBeLessThan(300);
+    await s.ended;
+  });
+
   test('the listening session lost: every stream ends (its clients reconnect), and a new stream listens again', async () => {
     const s = await readEventStream(b.url, adminKey());
     const [pid] = await listeners();
     expect(pid).toBeDefined();
-    await svc.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = $1', [`LISTEN ${EVENTS_CHANNEL}`]);
+    await terminateListeners();
     await s.ended; // the server ended it
     expect(b.events.subscribers).toBe(0);
     expect(b.logs.some((l) => l.includes('the event stream lost its database session'))).toBe(true);
@@ -178,7 +235,7 @@ describe('the event stream across servers', () => {
 
   test('a server that cannot listen answers 503 with a problem, and listens again once it can', async () => {
     // Let the session go, then refuse new connections to the database (the pool keeps its own).
-    await svc.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = $1', [`LISTEN ${EVENTS_CHANNEL}`]);
+    await terminateListeners();
     await expect.poll(() => listeners(), { timeout: 10_000 }).toEqual([]);
     const lostBefore = b.logs.filter((l) => l.includes('lost its database session')).length;
     const db = (await svc.pool.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
@@ -215,20 +272,8 @@ describe('the event stream across servers', () => {
   });
 
   test('a client that stops reading is disconnected once it is 4 MiB behind, not buffered without end', async () => {
-    // A raw socket that reads nothing after the answer's head; events of ≈ 7,900 bytes each.
-    const { port } = new URL(b.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(`GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${adminKey()}\r\n\r\n`);
-    const head = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
-    expect(head).toMatch(/^HTTP\/1.1 200/);
-    socket.pause();
-    const event = JSON.stringify({ type: 'link.accepted', linkHash: '0'.repeat(64), process: 'p', mapId: 'm', step: 's', author: 'a', acceptedAt: 'x' });
-    const payload = `[${Array.from({ length: Math.floor(7800 / (event.length + 1)) }, () => event).join(',')}]`;
-    // Enough for the socket's buffers and 4 MiB more, many times over.
-    const notifications = Math.ceil((MAX_UNREAD_BYTES * 8) / payload.length);
-    // (Each one different: PostgreSQL sends identical notifications of one transaction once.)
-    await svc.pool.query(`SELECT pg_notify($1, replace($2, '"linkHash":"${'0'.repeat(64)}"', '"linkHash":"' || lpad(i::text, 64, '0') || '"')) FROM generate_series(1, $3) AS i`, [EVENTS_CHANNEL, payload, notifications]);
+    const { socket } = await pausedStream(b.url);
+    await flood(MAX_UNREAD_BYTES * 8); // enough for the socket's buffers and 4 MiB more, many times over
     await expect.poll(() => b.events.subscribers, { timeout: 20_000 }).toBe(0);
     // The server dropped the connection: reading what reached this side comes to its end, without
     // the empty last chunk of a stream ended in order.
@@ -241,21 +286,47 @@ describe('the event stream across servers', () => {
   });
 
   test('a server stopping ends its streams, and its close does not wait for their clients', async () => {
-    const other = await buildApp({
-      databaseUrl: svc.databaseUrl,
-      notary: ed25519Notary(randomBytes(32)),
-      cipher: aesGcmCipher(randomBytes(32)),
-      verifier: nodeVerifier,
-      limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1024 * 1024, rateLimitPerMinute: 1_000_000 },
-    });
-    const url = await other.app.listen({ port: 0, host: '127.0.0.1' });
-    const s = await readEventStream(url, adminKey());
+    const other = await otherApp();
+    const s = await readEventStream(other.url, adminKey());
     expect(s.status).toBe(200);
     await other.app.close();
     await s.ended;
     expect(other.events.subscribers).toBe(0);
   });
+
+  test('a stream ended by a lost session: a client that does not read what is left is dropped after a grace, not kept', async () => {
+    // No cut for being behind here, so that the end comes first, with megabytes still to send.
+    const other = await otherApp({ maxUnreadBytes: Number.MAX_SAFE_INTEGER });
+    try {
+      const { socket } = await pausedStream(other.url);
+      const heard = await hear(other.events); // after the stream's own subscriber: once it hears the last, the stream has it
+      const last = await flood(4 * MAX_UNREAD_BYTES);
+      await heard.until((e) => e.type === 'link.accepted' && e.linkHash === last);
+      const connections = () => new Promise<number>((resolve) => other.app.server.getConnections((_, n) => resolve(n)));
+      expect(await connections()).toBe(1);
+      await terminateListeners(); // every server's: this one's streams end
+      await expect.poll(() => other.events.subscribers, { timeout: 10_000 }).toBe(0);
+      // The client, still paused, reads nothing: the server lets go of the connection after the grace.
+      await expect.poll(connections, { timeout: 20_000, interval: 250 }).toBe(0);
+      socket.destroy();
+    } finally {
+      await other.app.close();
+    }
+  });
 });
+
+/** Another server on the database, listening. */
+async function otherApp(eventStream: EventStreamOptions = {}): Promise<App & { url: string }> {
+  const other = await buildApp({
+    databaseUrl: svc.databaseUrl,
+    notary: ed25519Notary(randomBytes(32)),
+    cipher: aesGcmCipher(randomBytes(32)),
+    verifier: nodeVerifier,
+    limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1024 * 1024, rateLimitPerMinute: 1_000_000 },
+    eventStream,
+  });
+  return { ...other, url: await other.app.listen({ port: 0, host: '127.0.0.1' }) };
+}
 
 describe('EventBus', () => {
   test('listens while subscribed, lingers after the last leaves, then ends its session; a subscriber within the linger keeps it', async () => {
@@ -301,7 +372,7 @@ describe('EventBus', () => {
   test('a session cut off without a word (its packets dropped) is found lost by the ping, and the next subscriber listens afresh', async () => {
     const relay = await silentRelay(svc.databaseUrl);
     const logged: string[] = [];
-    const bus = new EventBus({ databaseUrl: relay.url, pingMs: 300, log: (msg) => void logged.push(msg) });
+    const bus = new EventBus({ databaseUrl: relay.url, pingMs: 1_000, log: (msg) => void logged.push(msg) });
     try {
       const heard = await hear(bus);
       relay.freeze();
