@@ -130,6 +130,11 @@ export class EventBus {
       await client.end().catch(() => {});
       throw e;
     }
+    if (!current()) {
+      // Given up while it connected (the bus closed): nobody will end it but this.
+      await client.end().catch(() => {});
+      throw new Error('the event stream is closed');
+    }
     listening = true;
     // A session cut off without a reset (the database's host gone, a failover) says nothing: ask it.
     const pingMs = this.#o.pingMs ?? PING_MS;
