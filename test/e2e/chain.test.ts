@@ -2,7 +2,7 @@
 // `pop chain verify` audits the chain (and catches a tampered block), `pop proof` + `pop verify`
 // check one link offline.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,10 @@ beforeAll(async () => {
   svc.sealer({ intervalMs: 50, difficulty: 8 }).start();
   url = await svc.app.listen({ port: 0, host: '127.0.0.1' });
 });
-afterAll(async () => svc?.close());
+afterAll(async () => {
+  await svc?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('demo, chain verify, proof and verify', () => {
   let maps: string[] = [];

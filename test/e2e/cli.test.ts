@@ -27,7 +27,10 @@ beforeAll(async () => {
   svc = await startTestService({ parties: false, process: false });
   url = await svc.app.listen({ port: 0, host: '127.0.0.1' });
 });
-afterAll(async () => svc?.close());
+afterAll(async () => {
+  await svc?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('pop against a running service', () => {
   test('keygen, participants, process, link append with automatic prev, revocation', async () => {

@@ -2,7 +2,7 @@
 // a proof that verifies offline with its anchor; and the faults: a crash between signing and
 // broadcast, a restart while unconfirmed, reorgs that move or drop the anchor, no funds, no network.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,9 +81,11 @@ beforeAll(async () => {
   wallet = walletFromWif(newWif('regtest'), 'regtest');
   await net.fund(wallet.address, 50_000_000n);
 });
+const scratch = mkdtempSync(join(tmpdir(), 'pop-anchor-'));
 afterAll(async () => {
   await svc?.close();
   await net?.stop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('anchoring on the local regtest network', () => {
@@ -166,7 +168,7 @@ describe('anchoring on the local regtest network', () => {
     const heard = await hear(svc.events);
 
     // Online, the one check that needs an outside source: is that Bitcoin block on the best chain?
-    const file = join(mkdtempSync(join(tmpdir(), 'pop-anchor-')), 'proof.json');
+    const file = join(scratch, 'proof.json');
     writeFileSync(file, (await svc.request('GET', `/v1/links/${hash}/proof`)).body);
     const online = await popVerify(file, net.url);
     expect(online.code, online.stdout).toBe(0);
