@@ -60,10 +60,9 @@ export function authPlugin(app: FastifyInstance, apiKeys: ApiKeys, failuresPerMi
   app.addHook('onRequest', async (request, reply) => {
     const roles = request.routeOptions.config.roles;
     if (roles === undefined) return;
-    const header = request.headers.authorization;
-    const m = header ? /^Bearer ([\x21-\x7e]{16,256})$/i.exec(header) : null;
-    if (!m) refuse('unauthenticated', 'send an API key as "Authorization: Bearer <key>"');
-    let actor = apiKeys.cached(m[1]!);
+    const secret = bearerSecret(request);
+    if (!secret) refuse('unauthenticated', 'send an API key as "Authorization: Bearer <key>"');
+    let actor = apiKeys.cached(secret);
     if (!actor) {
       const now = Date.now();
       const client = failureKey(request.ip);
@@ -83,13 +82,19 @@ export function authPlugin(app: FastifyInstance, apiKeys: ApiKeys, failuresPerMi
       }
       // Counted before the lookup, so that requests waiting on lookups cannot overshoot; a valid key gives it back.
       seen.count++;
-      actor = actor === null ? null : await apiKeys.authenticate(m[1]!);
+      actor = actor === null ? null : await apiKeys.authenticate(secret);
       if (actor) seen.count--;
     }
     if (!actor) refuse('unauthenticated', 'the API key is unknown or revoked');
     if (!roles.includes(actor.role)) refuse('forbidden', `this route is for ${roles.join(', ')}; the key is ${actor.role}`);
     request.actor = actor;
   });
+}
+
+/** The API key the request carries (`Authorization: Bearer <key>`), if it is well-formed. */
+export function bearerSecret(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  return (header ? /^Bearer ([\x21-\x7e]{16,256})$/i.exec(header) : null)?.[1];
 }
 
 export function actorOf(request: FastifyRequest): Actor {

@@ -7,7 +7,6 @@ import type { LedgerObserver } from '../ledger/ports.js';
 
 export interface Metrics {
   registry: Registry;
-  linksAccepted: Counter;
   rejections: Counter<'type'>;
   /** The ledger's own reports (single appends stored together). */
   observer: Required<LedgerObserver>;
@@ -58,7 +57,6 @@ export function metricsPlugin(app: FastifyInstance): Metrics {
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   return {
     registry,
-    linksAccepted,
     rejections,
     observer: {
       appendGroup(links, seconds) {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Ledger } from '../../ledger/index.js';
 import { LedgerError } from '../../ledger/errors.js';
 import type { EventBus } from '../../ledger/events.js';
-import { ALL_ROLES, actorOf } from '../auth.js';
+import { ALL_ROLES, actorOf, bearerSecret } from '../auth.js';
 import { RETRY_AFTER_S } from '../problems.js';
 
 /** A comment line this often keeps proxies from closing an idle stream; the caller's key and processes are checked again as often. */
@@ -29,7 +29,7 @@ export function eventRoutes(app: FastifyInstance, bus: EventBus, ledger: Ledger,
     schema: { tags: ['events'], summary: 'Live event stream (text/event-stream)' },
   }, async (request, reply) => {
     const actor = actorOf(request);
-    const secret = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')![1]!;
+    const secret = bearerSecret(request)!; // the auth hook admitted it
     // A participant hears only about links of processes in which it holds a role.
     let visible = await ledger.queries.visibleProcesses(actor);
     const res = reply.raw;
