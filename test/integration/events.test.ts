@@ -25,18 +25,7 @@ const adminKey = () => svc.adminKey;
 
 beforeAll(async () => {
   svc = await startTestService();
-  const logs: string[] = [];
-  const built = await buildApp({
-    databaseUrl: svc.databaseUrl,
-    notary: ed25519Notary(randomBytes(32)),
-    cipher: aesGcmCipher(randomBytes(32)),
-    verifier: nodeVerifier,
-    limits: { maxClockSkewMs: 300_000, batchMax: 1000, bodyLimitBytes: 8 * 1024 * 1024, rateLimitPerMinute: 1_000_000 },
-    logger: { level: 'info', stream: { write: (line: string) => void logs.push(line) } },
-    eventStream: { heartbeatMs: 300 },
-  });
-  const url = await built.app.listen({ port: 0, host: '127.0.0.1' });
-  b = { ...built, url, logs };
+  b = await otherApp({ heartbeatMs: 300 });
 });
 afterAll(async () => {
   await b?.app.close();
@@ -315,17 +304,19 @@ describe('the event stream across servers', () => {
   });
 });
 
-/** Another server on the database, listening. */
-async function otherApp(eventStream: EventStreamOptions = {}): Promise<App & { url: string }> {
+/** Another server on the database, listening, its log lines kept. */
+async function otherApp(eventStream: EventStreamOptions = {}): Promise<App & { url: string; logs: string[] }> {
+  const logs: string[] = [];
   const other = await buildApp({
     databaseUrl: svc.databaseUrl,
     notary: ed25519Notary(randomBytes(32)),
     cipher: aesGcmCipher(randomBytes(32)),
     verifier: nodeVerifier,
-    limits: { maxClockSkewMs: 300_000, batchMax: 10, bodyLimitBytes: 1024 * 1024, rateLimitPerMinute: 1_000_000 },
+    limits: { maxClockSkewMs: 300_000, batchMax: 1000, bodyLimitBytes: 8 * 1024 * 1024, rateLimitPerMinute: 1_000_000 },
+    logger: { level: 'info', stream: { write: (line: string) => void logs.push(line) } },
     eventStream,
   });
-  return { ...other, url: await other.app.listen({ port: 0, host: '127.0.0.1' }) };
+  return { ...other, logs, url: await other.app.listen({ port: 0, host: '127.0.0.1' }) };
 }
 
 describe('EventBus', () => {
